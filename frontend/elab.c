@@ -140,7 +140,11 @@ typedef struct elab {
     callframe *calls;       /* active fn calls, outermost first */
     int ncalls, capcalls;   /* depth and allocation */
     bool stop;              /* too many errors or nodes: stop elaborating */
+    ir_loc pending[4];      /* call sites to note after the last error's own notes */
+    const char *pending_fn[4]; /* the fns called there */
+    int npending;           /* how many */
     uint64_t *seen;         /* hashes of reported errors, to report each once */
+    bool dup;               /* the last error was a repeat: drop its notes */
     int nseen, capseen;     /* count and allocation */
 } elab;
 
@@ -153,24 +157,50 @@ static uint64_t err_key(ir_loc loc, const char *msg) {
 /* Reports an error once per place and message (loops and repeated fn calls
  * would repeat it), with notes for the fn calls that led there. */
 static void error(elab *E, ir_loc loc, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+/* The call-site notes of an error come after its own notes, so they are
+ * printed just before the next diagnostic or at the end. */
+static void flush_calls(elab *E) {
+    for (int i = 0; i < E->npending; i++) ir_note(E->d, E->pending[i], "in the call of '%s' here", E->pending_fn[i]);
+    E->npending = 0;
+}
+
 static void error(elab *E, ir_loc loc, const char *fmt, ...) {
     char msg[1024];
     va_list ap;
     va_start(ap, fmt);
     vsnprintf(msg, sizeof msg, fmt, ap);
     va_end(ap);
+    flush_calls(E);
     uint64_t k = err_key(loc, msg);
     for (int i = 0; i < E->nseen; i++)
-        if (E->seen[i] == k) return;
+        if (E->seen[i] == k) {
+            E->dup = true;
+            return;
+        }
     if (E->nseen == E->capseen) {
         E->capseen = E->capseen ? E->capseen * 2 : 16;
         E->seen = ir_xrealloc(E->seen, sizeof(uint64_t) * (size_t)E->capseen);
     }
     E->seen[E->nseen++] = k;
+    E->dup = false;
     ir_error(E->d, loc, "%s", msg);
-    for (int i = E->ncalls - 1, shown = 0; i >= 0 && shown < 4; i--, shown++)
-        ir_note(E->d, E->calls[i].call, "in the call of '%s' here", E->calls[i].fn->name);
+    for (int i = E->ncalls - 1; i >= 0 && E->npending < 4; i--) {
+        E->pending[E->npending] = E->calls[i].call;
+        E->pending_fn[E->npending++] = E->calls[i].fn->name;
+    }
     if (ir_diag_errors(E->d) >= MAX_ERRORS) E->stop = true;
+}
+
+/* A note to the error just reported (dropped with a duplicate error). */
+static void note(elab *E, ir_loc loc, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+static void note(elab *E, ir_loc loc, const char *fmt, ...) {
+    if (E->dup) return;
+    char msg[1024];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    va_end(ap);
+    ir_note(E->d, loc, "%s", msg);
 }
 
 static bool is_builtin(const char *name);
@@ -205,7 +235,7 @@ static binding *define(elab *E, const char *name, bkind k, value v, ir_loc loc) 
     binding *b = scope_find(E->cur, name);
     if (b) {
         error(E, loc, "'%s' is already defined in this scope", name);
-        ir_note(E->d, b->loc, "'%s' was defined here as %s %s", name, b->k == B_INPUT || b->k == B_OUTPUT ? "an" : "a",
+        note(E, b->loc, "'%s' was defined here as %s %s", name, b->k == B_INPUT || b->k == B_OUTPUT ? "an" : "a",
                 bkind_name[b->k]);
         return NULL;
     }
@@ -228,7 +258,7 @@ static ir_ref build(elab *E, ir_op op, const ir_ref *in, int nin, const ir_attrs
     ir_ref r = ir_build(E->g, op, in, nin, a, loc, &e);
     if (r == IR_NONE) {
         error(E, loc, "%s", e.msg);
-        if (e.note[0]) ir_note(E->d, loc, "%s", e.note);
+        if (e.note[0]) note(E, loc, "%s", e.note);
     }
     return r;
 }
@@ -925,8 +955,8 @@ static value call_builtin(elab *E, const builtin *b, const fe_expr *e) {
                 continue;
             }
             if (npos >= b->maxpos) {
-                error(E, a->value->loc, "too many arguments: '%s' takes %d%s", b->name, b->maxpos,
-                      b->attrs ? " positional ones (attributes are named: axis: -1)" : "");
+                error(E, a->value->loc, "too many arguments: '%s' takes %d positional argument%s%s", b->name, b->maxpos,
+                      b->maxpos == 1 ? "" : "s", b->attrs ? " (attributes are named, as in axis: -1)" : "");
                 ok = false;
                 continue;
             }
@@ -1020,7 +1050,7 @@ static value call_fn(elab *E, const fe_expr *e, value fv) {
     const fe_stmt *fn = fv.fn;
     if (on_stack(E, fn)) {
         error(E, e->loc, "'%s' calls itself (recursion is not allowed: fns are inlined)", fn->name);
-        ir_note(E->d, fn->name_loc, "'%s' is defined here", fn->name);
+        note(E, fn->name_loc, "'%s' is defined here", fn->name);
         return ERR;
     }
     int np = 0;
@@ -1044,7 +1074,7 @@ static value call_fn(elab *E, const fe_expr *e, value fv) {
             }
             if (pos >= np) {
                 error(E, a->value->loc, "too many arguments: '%s' takes %d", fn->name, np);
-                ir_note(E->d, fn->name_loc, "'%s' is defined here", fn->name);
+                note(E, fn->name_loc, "'%s' is defined here", fn->name);
                 ok = false;
                 continue;
             }
@@ -1055,7 +1085,7 @@ static value call_fn(elab *E, const fe_expr *e, value fv) {
                 if (!strcmp(params[j]->name, a->name)) k = j;
             if (k < 0) {
                 error(E, a->name_loc, "'%s' has no parameter named '%s'", fn->name, a->name);
-                ir_note(E->d, fn->name_loc, "'%s' is defined here", fn->name);
+                note(E, fn->name_loc, "'%s' is defined here", fn->name);
                 ok = false;
                 continue;
             }
@@ -1072,7 +1102,7 @@ static value call_fn(elab *E, const fe_expr *e, value fv) {
     for (int k = 0; k < np; k++)
         if (!given[k] && !params[k]->def) {
             error(E, e->loc, "missing argument '%s' of '%s'", params[k]->name, fn->name);
-            ir_note(E->d, params[k]->loc, "parameter '%s' is declared here", params[k]->name);
+            note(E, params[k]->loc, "parameter '%s' is declared here", params[k]->name);
             ok = false;
         }
     if (!ok || E->stop) return ERR;
@@ -1100,7 +1130,7 @@ static value call_fn(elab *E, const fe_expr *e, value fv) {
         if ((p->kind == P_INT && v.k != V_INT) || (p->kind == P_FLOAT && !is_num(v))) {
             error(E, at, "parameter '%s' of '%s' takes a compile-time %s, not %s", p->name, fn->name,
                   p->kind == P_INT ? "integer" : "number", kind_name(v));
-            ir_note(E->d, p->loc, "parameter '%s' is declared here", p->name);
+            note(E, p->loc, "parameter '%s' is declared here", p->name);
             ok = false;
             break;
         }
@@ -1122,7 +1152,7 @@ static value call_fn(elab *E, const fe_expr *e, value fv) {
             if (is_num(v) && pass == 0 && p->type->ndims == 0) v = vals[k] = to_tensor(E, v, (ir_dtype)p->type->dtype, at);
             if (v.k != V_TENSOR) {
                 error(E, at, "parameter '%s' of '%s' takes a tensor, not %s", p->name, fn->name, kind_name(v));
-                ir_note(E->d, p->loc, "parameter '%s' is declared here", p->name);
+                note(E, p->loc, "parameter '%s' is declared here", p->name);
                 ok = false;
                 break;
             }
@@ -1133,7 +1163,7 @@ static value call_fn(elab *E, const fe_expr *e, value fv) {
                 type_text(E, p->type, want, sizeof want);
                 error(E, at, "argument for parameter '%s' of '%s' has type %s, which does not fit %s", p->name, fn->name,
                       ir_type_str(x->dtype, &x->shape, got, sizeof got), want);
-                ir_note(E->d, p->loc, "parameter '%s' is declared here", p->name);
+                note(E, p->loc, "parameter '%s' is declared here", p->name);
                 ok = false;
             }
         }
@@ -1157,7 +1187,7 @@ static value call_fn(elab *E, const fe_expr *e, value fv) {
             char want[256], got[160];
             if (result.k != V_TENSOR) {
                 error(E, fn->ret->loc, "'%s' must return a tensor, not %s", fn->name, kind_name(result));
-                ir_note(E->d, fn->type->loc, "the result type is declared here");
+                note(E, fn->type->loc, "the result type is declared here");
                 result = ERR;
             } else {
                 const ir_node *x = tnode(E, result);
@@ -1165,7 +1195,7 @@ static value call_fn(elab *E, const fe_expr *e, value fv) {
                     type_text(E, fn->type, want, sizeof want);
                     error(E, fn->ret->loc, "'%s' returns %s, not the declared %s", fn->name,
                           ir_type_str(x->dtype, &x->shape, got, sizeof got), want);
-                    ir_note(E->d, fn->type->loc, "the result type is declared here");
+                    note(E, fn->type->loc, "the result type is declared here");
                     result = ERR;
                 }
             }
@@ -1216,7 +1246,7 @@ static void stmt_assign(elab *E, const fe_stmt *s) {
     }
     if (b->k != B_LET && b->k != B_OUTPUT) {
         error(E, s->name_loc, "cannot rebind %s '%s'; only let and output names can be rebound", bkind_name[b->k], s->name);
-        ir_note(E->d, b->loc, "'%s' is defined here", s->name);
+        note(E, b->loc, "'%s' is defined here", s->name);
         return;
     }
     b->v = v;
@@ -1531,7 +1561,7 @@ static void item_output(elab *E, const fe_stmt *s) {
     for (int32_t i = 0; i < E->g->noutputs; i++)
         if (!strcmp(E->g->outputs[i].name, s->name)) {
             error(E, s->name_loc, "output '%s' is declared twice", s->name);
-            ir_note(E->d, E->g->outputs[i].loc, "the first declaration is here");
+            note(E, E->g->outputs[i].loc, "the first declaration is here");
             return;
         }
     if (is_num(v)) v = to_tensor(E, v, v.k == V_INT ? IR_I32 : IR_F32, at);
@@ -1576,7 +1606,7 @@ static void item_import(elab *E, const fe_stmt *s, filectx *f) {
         if (old && old->loc.file == b->loc.file && old->loc.begin == b->loc.begin) continue;
         if (old) {
             error(E, s->loc, "'%s' from '%s' is already defined", b->name, s->name);
-            ir_note(E->d, old->loc, "the other definition of '%s' is here", b->name);
+            note(E, old->loc, "the other definition of '%s' is here", b->name);
             continue;
         }
         *scope_put(E->cur, b->name) = *b;
@@ -1670,6 +1700,7 @@ static void *compile_job(void *arg) {
             E.g = ir_graph_new(stem);
             free(stem);
             run_file(&E, E.main);
+            flush_calls(&E);
             if (E.weights && !ir_diag_errors(j->d)) ir_weights_warn_unused(E.weights, j->d);
             if (!ir_diag_errors(j->d) && E.g->noutputs == 0)
                 ir_warning(j->d, (ir_loc){E.main->file, 0, 0}, "the model declares no outputs");

@@ -391,8 +391,12 @@ static int yyreport_syntax_error(const yypcontext_t *ctx, void *scanner, fe_pars
     }
     char got[64], msg[512];
     symbol_text(yypcontext_token(ctx), got, sizeof got);
+    bool operand = false;
+    for (int i = 0; i < n; i++) operand |= all[i] == YYSYMBOL_INT;
     size_t len = 0;
-    if (k > 0) {
+    if (k == 0 && operand) {
+        snprintf(msg, sizeof msg, "expected an expression before %s", got);
+    } else if (k > 0) {
         len += (size_t)snprintf(msg + len, sizeof msg - len, "expected ");
         for (int i = 0; i < k; i++) {
             char e[64];

@@ -42,7 +42,6 @@ bool pass_run_pipeline(ir_graph **g, const pass_options *o, ir_diag *d);
 
 /* Runs passes[0..n) as pass_run_pipeline runs the default table (same
  * options, dumps and checks); the pipeline is this on pass_table. */
-bool pass_run_list(ir_graph **g, const pass_info *passes, int n, const pass_options *o,
-                   ir_diag *d);
+bool pass_run_list(ir_graph **g, const pass_info *passes, int n, const pass_options *o, ir_diag *d);
 
 #endif
