@@ -1660,13 +1660,13 @@ static bool check_defines(elab *E) {
         for (const fe_stmt *s = E->main->items; s; s = s->next)
             if (s->k == S_CONST && !strcmp(s->name, d->name)) found = true;
         if (!found) {
-            fprintf(stderr, "wsc: error: -D %s: '%s' has no top-level const '%s'\n", d->name, E->main->path, d->name);
+            ir_error(E->d, IR_NOLOC, "-D %s: '%s' has no top-level const '%s'", d->name, E->main->path, d->name);
             return false;
         }
         bool ok;
         parse_define(d->value, &ok);
         if (!ok) {
-            fprintf(stderr, "wsc: error: -D %s=%s: the value must be an integer or float literal\n", d->name, d->value);
+            ir_error(E->d, IR_NOLOC, "-D %s=%s: the value must be an integer or float literal", d->name, d->value);
             return false;
         }
     }
