@@ -1508,7 +1508,8 @@ static void item_param(elab *E, const fe_stmt *s, filectx *f) {
             } else {
                 char *path = relative_path(f->path, pv.s);
                 ir_diag *quiet = ir_diag_new(NULL);
-                ir_tensor *t = ir_npy_read(path, -1, quiet);
+                /* bf16 is stored as '<u2', which only a bf16 reader accepts */
+                ir_tensor *t = ir_npy_read(path, dt == IR_BF16 ? IR_BF16 : -1, quiet);
                 if (!t) {
                     const char *msg = ir_diag_text(quiet);
                     const char *colon = strstr(msg, ": error: ");

@@ -93,7 +93,8 @@ bool ir_dtype_is_float(ir_dtype t);          /* f32, f16, bf16 */
  * already rounded to their dtype, so every float kernel works on float. */
 size_t ir_dtype_size(ir_dtype t);
 
-int64_t ir_shape_numel(const ir_shape *s);   /* 1 for a scalar */
+/* 1 for a scalar; saturates at IR_MAX_NUMEL + 1; -1 for a malformed shape. */
+int64_t ir_shape_numel(const ir_shape *s);
 bool ir_shape_eq(const ir_shape *a, const ir_shape *b);
 ir_shape ir_shape_make(int rank, const int64_t *dims);
 /* "[2, 3]" into buf; returns buf. */
@@ -145,8 +146,8 @@ int ir_weights_get(ir_weights *w, const char *name, ir_tensor **out, ir_diag *d)
 /* Warns once per entry that no ir_weights_get asked for. */
 void ir_weights_warn_unused(ir_weights *w, ir_diag *d);
 
-/* The deterministic generator behind normal() and uniform() (docs/language.md
- * documents it): element i of a param draws from a counter-based stream keyed
+/* The deterministic generator behind normal() and uniform() (docs/formats.md
+ * documents it; large fills run on several threads without changing values): element i of a param draws from a counter-based stream keyed
  * by the seed and the param's name, so values do not depend on the order of
  * params or on threads. */
 void ir_fill_uniform(ir_tensor *t, uint64_t seed, const char *name, double lo, double hi);
