@@ -489,12 +489,13 @@ static value eval(elab *E, const fe_expr *e) {
             error(E, e->a->loc, "only tensors can be indexed, not %s", kind_name(a));
             return ERR;
         }
-        const ir_node *x = tnode(E, a);
-        if (x->shape.rank < 1) {
+        /* a copy: building nodes may move the node array */
+        const ir_shape xs = tnode(E, a)->shape;
+        if (xs.rank < 1) {
             error(E, e->loc, "cannot index a scalar");
             return ERR;
         }
-        int64_t dim = x->shape.d[0];
+        int64_t dim = xs.d[0];
         ir_attrs at = {0};
         if (e->k == E_INDEX) {
             int64_t i;
@@ -508,8 +509,8 @@ static value eval(elab *E, const fe_expr *e) {
             ir_ref s = build(E, IR_SLICE, &a.t, 1, &at, e->loc);
             if (s == IR_NONE) return ERR;
             ir_attrs rs = {0};
-            rs.shape.rank = x->shape.rank - 1;
-            for (int k = 1; k < x->shape.rank; k++) rs.shape.d[k - 1] = x->shape.d[k];
+            rs.shape.rank = xs.rank - 1;
+            for (int k = 1; k < xs.rank; k++) rs.shape.d[k - 1] = xs.d[k];
             return vtensor(build(E, IR_RESHAPE, &s, 1, &rs, e->loc));
         }
         int64_t lo = 0, hi = dim;
@@ -1156,13 +1157,13 @@ static value call_fn(elab *E, const fe_expr *e, value fv) {
                 ok = false;
                 break;
             }
-            const ir_node *x = tnode(E, v);
-            bool fits = pass == 0 ? bind_shape_vars(E, p->type, &x->shape) : type_fits(E, p->type, x->dtype, &x->shape);
+            const ir_node x = *tnode(E, v); /* a copy: evaluating dims may add nodes */
+            bool fits = pass == 0 ? bind_shape_vars(E, p->type, &x.shape) : type_fits(E, p->type, x.dtype, &x.shape);
             if (!fits) {
                 char want[256], got[160];
                 type_text(E, p->type, want, sizeof want);
                 error(E, at, "argument for parameter '%s' of '%s' has type %s, which does not fit %s", p->name, fn->name,
-                      ir_type_str(x->dtype, &x->shape, got, sizeof got), want);
+                      ir_type_str(x.dtype, &x.shape, got, sizeof got), want);
                 note(E, p->loc, "parameter '%s' is declared here", p->name);
                 ok = false;
             }
@@ -1190,11 +1191,11 @@ static value call_fn(elab *E, const fe_expr *e, value fv) {
                 note(E, fn->type->loc, "the result type is declared here");
                 result = ERR;
             } else {
-                const ir_node *x = tnode(E, result);
-                if (!type_fits(E, fn->type, x->dtype, &x->shape)) {
+                const ir_node x = *tnode(E, result); /* a copy: evaluating dims may add nodes */
+                if (!type_fits(E, fn->type, x.dtype, &x.shape)) {
                     type_text(E, fn->type, want, sizeof want);
                     error(E, fn->ret->loc, "'%s' returns %s, not the declared %s", fn->name,
-                          ir_type_str(x->dtype, &x->shape, got, sizeof got), want);
+                          ir_type_str(x.dtype, &x.shape, got, sizeof got), want);
                     note(E, fn->type->loc, "the result type is declared here");
                     result = ERR;
                 }

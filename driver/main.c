@@ -1,0 +1,186 @@
+/* main.c - the wsc program: the command table, dispatch, and the big-stack
+ * thread every command runs on. */
+#include "driver.h"
+
+#include <errno.h>
+#include <pthread.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+
+const drv_command drv_commands[] = {
+    {"check", "parse and type-check a model; print nothing on success (--emit ir: its IR)",
+     "wsc check MODEL.wsm [OPTIONS]",
+     "Reads the model (and the files it imports), elaborates it into the tensor IR,\n"
+     "type-checks every operation and runs the IR pass pipeline. Prints nothing on\n"
+     "success; every error is reported as FILE:LINE:COL with the source line.\n",
+     OPTS_MODEL, drv_check, NULL},
+    {"eval", "run a model on the host with the reference interpreter (the oracle)",
+     "wsc eval MODEL.wsm -i NAME=FILE.npy ... -o DIR [OPTIONS]",
+     "Compiles the model as 'check' does, then runs it on the host with the reference\n"
+     "interpreter and writes DIR/NAME.npy for every output. Every input of the model\n"
+     "must be given exactly once with -i; the file's dtype and shape must equal the\n"
+     "input's. Results are bit-identical whatever the number of threads.\n",
+     OPTS_MODEL | OPT_BIT(OPT_INPUT) | OPT_BIT(OPT_OUTDIR) | OPT_BIT(OPT_THREADS), drv_eval, NULL},
+    {"compile", "compile a model to a placed-and-routed artifact (not implemented yet)",
+     "wsc compile MODEL.wsm -o OUT.wsa [OPTIONS]",
+     "Compiles the model for the modeled wafer: places every kernel on a rectangle of\n"
+     "PEs, routes the data between them and writes one self-describing artifact.\n",
+     OPTS_MODEL, NULL,
+     "  -o OUT.wsa                 the artifact to write\n"
+     "  -D, --weights, --seed      as for check\n"
+     "  --target wse2|wse3|FILE    the machine (default wse3; see 'wsc help targets')\n"
+     "  --fabric WxH               a smaller rectangle of the target's fabric\n"
+     "  --emit ir|kernels|llvm     print that stage on standard output\n"
+     "  --dump-after, --stop-after as for check\n"},
+    {"run", "execute an artifact on the modeled wafer (not implemented yet)",
+     "wsc run OUT.wsa -i NAME=FILE.npy ... -o DIR [OPTIONS]",
+     "Executes a compiled artifact on the cycle-level model of the wafer and writes\n"
+     "the outputs as 'eval' does.\n",
+     0, NULL,
+     "  -i, --input NAME=FILE.npy  as for eval\n"
+     "  -o DIR                     as for eval\n"
+     "  --stats                    print cycles, latency, wavelets, hops, link load, PE use\n"
+     "  --format json              with --stats: one JSON object on standard output\n"
+     "  --trace FILE.json          write a Chrome trace-event file of PE task activity\n"},
+    {"dump", "inspect an artifact: summary, placement, routes, memory (not implemented yet)",
+     "wsc dump OUT.wsa [OPTIONS]",
+     "Prints a summary of a compiled artifact: target, fabric size, PEs used, kernels,\n"
+     "SRAM and colour use, and the modeled latency estimate.\n",
+     0, NULL,
+     "  --placement                print the placement of the kernels\n"
+     "  --format text|json|svg     the form of the output (default text)\n"},
+    {"import", "translate an ONNX model to WSM (not implemented yet)",
+     "wsc import MODEL.onnx -o MODEL.wsm",
+     "Translates an ONNX model to a WSM file, its weights to a .safetensors file\n"
+     "beside it.\n",
+     0, NULL, "  -o MODEL.wsm               the WSM file to write\n"},
+    {"help", "describe a command, the passes or the targets", "wsc help [COMMAND|passes|targets]",
+     "Without a topic, lists the commands. 'wsc help COMMAND' describes a command and\n"
+     "its options, 'wsc help passes' the IR passes and 'wsc help targets' the machines.\n",
+     OPT_BIT(OPT_HELP), NULL, NULL},
+};
+const int drv_ncommands = (int)(sizeof drv_commands / sizeof drv_commands[0]);
+
+const drv_command *drv_command_lookup(const char *name) {
+    for (int i = 0; i < drv_ncommands; i++)
+        if (strcmp(drv_commands[i].name, name) == 0) return &drv_commands[i];
+    return NULL;
+}
+
+int drv_usage_error(const drv_command *cmd, const char *fmt, ...) {
+    va_list ap;
+    va_start(ap, fmt);
+    fputs("wsc: error: ", stderr);
+    vfprintf(stderr, fmt, ap);
+    va_end(ap);
+    if (cmd)
+        fprintf(stderr, "\ntry 'wsc help %s'\n", cmd->name);
+    else
+        fputs("\ntry 'wsc help'\n", stderr);
+    return IR_EXIT_USAGE;
+}
+
+static bool is_help_flag(const char *s) {
+    return strcmp(s, "-h") == 0 || strcmp(s, "--help") == 0;
+}
+
+/* A command still to come answers -h with its planned options, and anything
+ * else with a clear refusal rather than a parse of options it cannot use. */
+static int not_implemented(const drv_command *cmd, int argc, char **argv) {
+    for (int i = 1; i < argc && strcmp(argv[i], "--") != 0; i++) {
+        if (is_help_flag(argv[i])) {
+            drv_print_command_help(cmd, stdout);
+            return IR_EXIT_OK;
+        }
+    }
+    fprintf(stderr, "wsc: error: '%s' is not implemented yet\n", cmd->name);
+    return IR_EXIT_INPUT;
+}
+
+static int run_command(const drv_command *cmd, int argc, char **argv) {
+    drv_args a;
+    int status = drv_parse_args(cmd, argc, argv, &a);
+    if (status < 0) {
+        ir_diag *d = ir_diag_new(stderr);
+        status = cmd->run(&a, d);
+        ir_diag_free(d);
+    }
+    drv_args_free(&a);
+    return status;
+}
+
+static int dispatch(int argc, char **argv) {
+    if (argc < 2) {
+        fputs("wsc: error: no command given\n\n", stderr);
+        drv_print_overview(stderr);
+        return IR_EXIT_USAGE;
+    }
+    const char *name = argv[1];
+    if (is_help_flag(name)) {
+        drv_print_overview(stdout);
+        return IR_EXIT_OK;
+    }
+    if (name[0] == '-') return drv_usage_error(NULL, "expected a command before '%s'", name);
+    const drv_command *cmd = drv_command_lookup(name);
+    if (!cmd) return drv_usage_error(NULL, "unknown command '%s'", name);
+    if (strcmp(cmd->name, "help") == 0) return drv_help_main(argc - 1, argv + 1);
+    if (!cmd->run) return not_implemented(cmd, argc - 1, argv + 1);
+    return run_command(cmd, argc - 1, argv + 1);
+}
+
+/* ------------------------------------------------------- the big stack */
+
+/* The language promises that 10,000 levels of nesting work or are refused
+ * with a located error, never a crash, and the front end, the passes and the
+ * later stages walk expressions recursively. Rather than bound every
+ * recursion by hand, the whole command runs on a thread with a very large
+ * stack (fe_compile also gives elaboration one of its own; this one covers
+ * every other stage, present and future). The size is only reserved address
+ * space, pages are touched as the recursion goes, so 1 GiB costs nothing on
+ * a normal run and covers about ten times the promised depth even with
+ * sanitizer-sized frames. Should the host refuse that much (a small
+ * ulimit -v), smaller stacks are tried before falling back to the main
+ * thread's own. */
+static const size_t stack_sizes[] = {(size_t)1 << 30, (size_t)256 << 20, (size_t)64 << 20};
+
+typedef struct job {
+    int argc;    /* the program's arguments */
+    char **argv; /* as main received them */
+    int status;  /* the exit status the command returned */
+} job;
+
+static void *job_main(void *p) {
+    job *j = p;
+    j->status = dispatch(j->argc, j->argv);
+    return NULL;
+}
+
+static bool run_on_big_stack(job *j) {
+    for (size_t i = 0; i < sizeof stack_sizes / sizeof stack_sizes[0]; i++) {
+        pthread_attr_t attr;
+        if (pthread_attr_init(&attr) != 0) return false;
+        pthread_t t;
+        bool started = pthread_attr_setstacksize(&attr, stack_sizes[i]) == 0 &&
+                       pthread_create(&t, &attr, job_main, j) == 0;
+        pthread_attr_destroy(&attr);
+        if (started) {
+            if (pthread_join(t, NULL) != 0) ir_internal_error("cannot join the command thread");
+            return true;
+        }
+    }
+    return false;
+}
+
+int main(int argc, char **argv) {
+    job j = {argc, argv, IR_EXIT_INTERNAL};
+    if (!run_on_big_stack(&j)) job_main(&j);
+    /* Output cut short (a full disk, a closed pipe) must not pass for success:
+     * the IR printed by --emit ir may be what the caller consumes. */
+    int err = fflush(stdout) != 0 ? errno : ferror(stdout) ? EIO : 0;
+    if (err) {
+        fprintf(stderr, "wsc: error: cannot write to standard output: %s\n", strerror(err));
+        if (j.status == IR_EXIT_OK) j.status = IR_EXIT_INPUT;
+    }
+    return j.status;
+}
