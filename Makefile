@@ -29,7 +29,7 @@ DEMO_CASE := tests/ref/cases/ex_gpt2
 DEMO_OUT := out/gpt2
 SOURCE_DIRS := driver ir frontend passes placer codegen runtime tests bench examples
 
-.PHONY: all deps build demo test test-release test-asan conformance format fuzz clean
+.PHONY: all deps build demo test test-release test-asan conformance format fuzz fuzz-smoke clean
 all: build
 
 deps:
@@ -82,7 +82,8 @@ demo: deps build
 # Every step runs even when an earlier one failed, so one CI run shows all
 # failures; the summary repeats ctest's result lines at the end, and the
 # target fails when any step did.
-TEST_STEPS := test-release test-asan conformance
+# fuzz: a short libFuzzer run of the parser (clang-19).
+TEST_STEPS := test-release test-asan conformance fuzz-smoke
 TEST_LOGS := $(BUILD)/ctest.log $(ASAN_BUILD)/ctest.log $(BUILD)/conformance.log $(BUILD)/bad.log $(ASAN_BUILD)/bad.log
 
 test: deps build
@@ -137,6 +138,9 @@ fuzz: deps
 	  -DWSC_FUZZ=ON -DWSC_SANITIZE=ON -DCMAKE_C_FLAGS=-fsanitize=fuzzer-no-link
 	cmake --build $(FUZZ_BUILD) -j$(JOBS) --target fuzz_parser
 	FUZZ_BIN=$(FUZZ_BUILD)/fuzz_parser FUZZ_SECONDS=$(FUZZ_SECONDS) bash tests/e2e/test_fuzz_smoke.sh
+
+fuzz-smoke:
+	$(MAKE) --no-print-directory fuzz FUZZ_SECONDS=20
 
 clean:
 	rm -rf $(BUILD) $(ASAN_BUILD) $(FUZZ_BUILD) out
