@@ -65,35 +65,46 @@ typedef struct fe_fparam {
     struct fe_fparam *next; /* following parameter */
 } fe_fparam;
 
-typedef enum fe_skind { S_MODEL, S_IMPORT, S_CONST, S_INPUT, S_PARAM, S_OUTPUT, S_FN, S_LET, S_ASSIGN, S_FOR } fe_skind;
+typedef enum fe_skind {
+    S_MODEL,
+    S_IMPORT,
+    S_CONST,
+    S_INPUT,
+    S_PARAM,
+    S_OUTPUT,
+    S_FN,
+    S_LET,
+    S_ASSIGN,
+    S_FOR
+} fe_skind;
 
 typedef struct fe_stmt fe_stmt;
 struct fe_stmt {
-    fe_skind k;         /* kind */
-    ir_loc loc;         /* whole statement */
-    const char *name;   /* defined or assigned name; import path */
-    ir_loc name_loc;    /* where the name stands */
-    fe_expr *e;         /* value; for: range start */
-    fe_expr *e2;        /* for: range end */
-    fe_type *type;      /* input/param type; fn result type (or NULL) */
-    fe_expr *init;      /* param initializer (E_NAME or E_CALL), or NULL */
-    fe_fparam *params;  /* fn parameters */
-    fe_stmt *body;      /* fn body / for body statements */
-    fe_expr *ret;       /* fn result expression */
-    fe_stmt *next;      /* following statement */
+    fe_skind k;        /* kind */
+    ir_loc loc;        /* whole statement */
+    const char *name;  /* defined or assigned name; import path */
+    ir_loc name_loc;   /* where the name stands */
+    fe_expr *e;        /* value; for: range start */
+    fe_expr *e2;       /* for: range end */
+    fe_type *type;     /* input/param type; fn result type (or NULL) */
+    fe_expr *init;     /* param initializer (E_NAME or E_CALL), or NULL */
+    fe_fparam *params; /* fn parameters */
+    fe_stmt *body;     /* fn body / for body statements */
+    fe_expr *ret;      /* fn result expression */
+    fe_stmt *next;     /* following statement */
 };
 
 /* Parser state shared with the scanner. */
 typedef struct fe_parser {
-    ir_arena *arena;  /* where the tree goes */
-    ir_diag *diag;    /* where errors go */
-    int file;         /* diag file id */
-    const char *text; /* source */
-    size_t len;       /* bytes */
-    uint32_t off;     /* scanner position */
-    fe_stmt *items;   /* parsed items */
-    int errors;       /* syntax errors */
-    bool too_deep;    /* the nesting limit was hit (reported once) */
+    ir_arena *arena;      /* where the tree goes */
+    ir_diag *diag;        /* where errors go */
+    int file;             /* diag file id */
+    const char *text;     /* source */
+    size_t len;           /* bytes */
+    uint32_t off;         /* scanner position */
+    fe_stmt *items;       /* parsed items */
+    int errors;           /* syntax errors */
+    bool too_deep;        /* the nesting limit was hit (reported once) */
     uint32_t comment_at;  /* where the open block comment starts */
     uint32_t garbage_end; /* end of the last unexpected byte reported */
     bool suppress;        /* a lexical error since the last ';': syntax errors are its echo */

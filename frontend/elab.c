@@ -29,31 +29,54 @@ typedef enum vkind { V_ERR, V_INT, V_FLOAT, V_BOOL, V_STR, V_LIST, V_TENSOR, V_D
 typedef struct filectx filectx;
 
 typedef struct value {
-    vkind k;              /* kind */
-    int64_t i;            /* V_INT, V_BOOL, V_DTYPE */
-    double f;             /* V_FLOAT */
-    const char *s;        /* V_STR */
-    ir_ref t;             /* V_TENSOR */
-    struct value *items;  /* V_LIST (arena) */
-    int n;                /* V_LIST length */
-    const fe_stmt *fn;    /* V_FN: its definition */
-    filectx *fnfile;      /* V_FN: the file it resolves names in */
+    vkind k;             /* kind */
+    int64_t i;           /* V_INT, V_BOOL, V_DTYPE */
+    double f;            /* V_FLOAT */
+    const char *s;       /* V_STR */
+    ir_ref t;            /* V_TENSOR */
+    struct value *items; /* V_LIST (arena) */
+    int n;               /* V_LIST length */
+    const fe_stmt *fn;   /* V_FN: its definition */
+    filectx *fnfile;     /* V_FN: the file it resolves names in */
 } value;
 
 static const value ERR = {V_ERR};
 
-static value vint(int64_t i) { return (value){.k = V_INT, .i = i}; }
-static value vfloat(double f) { return (value){.k = V_FLOAT, .f = f}; }
-static value vbool(bool b) { return (value){.k = V_BOOL, .i = b}; }
-static value vtensor(ir_ref t) { return t == IR_NONE ? ERR : (value){.k = V_TENSOR, .t = t}; }
-static bool is_num(value v) { return v.k == V_INT || v.k == V_FLOAT; }
-static double num(value v) { return v.k == V_INT ? (double)v.i : v.f; }
+static value vint(int64_t i) {
+    return (value){.k = V_INT, .i = i};
+}
+static value vfloat(double f) {
+    return (value){.k = V_FLOAT, .f = f};
+}
+static value vbool(bool b) {
+    return (value){.k = V_BOOL, .i = b};
+}
+static value vtensor(ir_ref t) {
+    return t == IR_NONE ? ERR : (value){.k = V_TENSOR, .t = t};
+}
+static bool is_num(value v) {
+    return v.k == V_INT || v.k == V_FLOAT;
+}
+static double num(value v) {
+    return v.k == V_INT ? (double)v.i : v.f;
+}
 
 /* ----------------------------------------------------------- bindings */
 
-typedef enum bkind { B_CONST, B_INPUT, B_PARAM, B_LET, B_OUTPUT, B_FN, B_LOOPVAR, B_FPARAM, B_SHAPEVAR } bkind;
+typedef enum bkind {
+    B_CONST,
+    B_INPUT,
+    B_PARAM,
+    B_LET,
+    B_OUTPUT,
+    B_FN,
+    B_LOOPVAR,
+    B_FPARAM,
+    B_SHAPEVAR
+} bkind;
 
-static const char *bkind_name[] = {"const", "input", "param", "let", "output", "fn", "loop variable", "parameter", "shape variable"};
+static const char *bkind_name[] = {"const", "input",         "param",     "let",           "output",
+                                   "fn",    "loop variable", "parameter", "shape variable"};
 
 typedef struct binding {
     const char *name; /* the name */
@@ -72,25 +95,27 @@ typedef struct scope {
 } scope;
 
 struct filectx {
-    char *path;      /* as opened (relative paths resolved against the importer) */
-    char *real;      /* realpath, the identity of the file */
-    int file;        /* diag file id */
-    fe_stmt *items;  /* its syntax tree */
-    scope top;       /* its top-level names */
-    bool done;       /* fully elaborated (an import reached again is reused) */
-    bool busy;       /* being elaborated: reaching it again is a cycle */
-    filectx *next;   /* list of every file read */
+    char *path;     /* as opened (relative paths resolved against the importer) */
+    char *real;     /* realpath, the identity of the file */
+    int file;       /* diag file id */
+    fe_stmt *items; /* its syntax tree */
+    scope top;      /* its top-level names */
+    bool done;      /* fully elaborated (an import reached again is reused) */
+    bool busy;      /* being elaborated: reaching it again is a cycle */
+    filectx *next;  /* list of every file read */
 };
 
 static uint32_t hash_name(const char *s) {
     uint32_t h = 2166136261u;
-    for (; *s; s++) h = (h ^ (unsigned char)*s) * 16777619u;
+    for (; *s; s++)
+        h = (h ^ (unsigned char)*s) * 16777619u;
     return h;
 }
 
 static binding *scope_find(scope *s, const char *name) {
     if (!s->cap) return NULL;
-    for (uint32_t i = hash_name(name) & (uint32_t)(s->cap - 1);; i = (i + 1) & (uint32_t)(s->cap - 1)) {
+    for (uint32_t i = hash_name(name) & (uint32_t)(s->cap - 1);;
+         i = (i + 1) & (uint32_t)(s->cap - 1)) {
         if (!s->tab[i].name) return NULL;
         if (!strcmp(s->tab[i].name, name)) return &s->tab[i];
     }
@@ -109,7 +134,8 @@ static binding *scope_put(scope *s, const char *name) {
         free(old);
     }
     uint32_t i = hash_name(name) & (uint32_t)(s->cap - 1);
-    while (s->tab[i].name) i = (i + 1) & (uint32_t)(s->cap - 1);
+    while (s->tab[i].name)
+        i = (i + 1) & (uint32_t)(s->cap - 1);
     s->tab[i].name = name;
     s->n++;
     return &s->tab[i];
@@ -124,33 +150,34 @@ static void scope_free(scope *s) {
 /* ------------------------------------------------------- elaborator */
 
 typedef struct callframe {
-    const fe_stmt *fn;  /* the fn being inlined */
-    ir_loc call;        /* where it was called */
+    const fe_stmt *fn; /* the fn being inlined */
+    ir_loc call;       /* where it was called */
 } callframe;
 
 typedef struct elab {
-    const fe_options *opt;  /* command-line options */
-    ir_diag *d;             /* diagnostics */
-    ir_arena *arena;        /* syntax trees and strings */
-    ir_graph *g;            /* the graph being built */
-    ir_weights *weights;    /* --weights, or NULL */
-    filectx *files;         /* every file read */
-    filectx *main;          /* the file being compiled */
-    scope *cur;             /* innermost scope */
-    callframe *calls;       /* active fn calls, outermost first */
-    int ncalls, capcalls;   /* depth and allocation */
-    bool stop;              /* too many errors or nodes: stop elaborating */
-    ir_loc pending[4];      /* call sites to note after the last error's own notes */
+    const fe_options *opt;     /* command-line options */
+    ir_diag *d;                /* diagnostics */
+    ir_arena *arena;           /* syntax trees and strings */
+    ir_graph *g;               /* the graph being built */
+    ir_weights *weights;       /* --weights, or NULL */
+    filectx *files;            /* every file read */
+    filectx *main;             /* the file being compiled */
+    scope *cur;                /* innermost scope */
+    callframe *calls;          /* active fn calls, outermost first */
+    int ncalls, capcalls;      /* depth and allocation */
+    bool stop;                 /* too many errors or nodes: stop elaborating */
+    ir_loc pending[4];         /* call sites to note after the last error's own notes */
     const char *pending_fn[4]; /* the fns called there */
-    int npending;           /* how many */
-    uint64_t *seen;         /* hashes of reported errors, to report each once */
-    bool dup;               /* the last error was a repeat: drop its notes */
-    int nseen, capseen;     /* count and allocation */
+    int npending;              /* how many */
+    uint64_t *seen;            /* hashes of reported errors, to report each once */
+    bool dup;                  /* the last error was a repeat: drop its notes */
+    int nseen, capseen;        /* count and allocation */
 } elab;
 
 static uint64_t err_key(ir_loc loc, const char *msg) {
     uint64_t h = ((uint64_t)(uint32_t)loc.file << 32) ^ loc.begin ^ ((uint64_t)loc.end << 17);
-    for (const char *s = msg; *s; s++) h = (h ^ (unsigned char)*s) * 1099511628211ULL;
+    for (const char *s = msg; *s; s++)
+        h = (h ^ (unsigned char)*s) * 1099511628211ULL;
     return h;
 }
 
@@ -160,7 +187,8 @@ static void error(elab *E, ir_loc loc, const char *fmt, ...) __attribute__((form
 /* The call-site notes of an error come after its own notes, so they are
  * printed just before the next diagnostic or at the end. */
 static void flush_calls(elab *E) {
-    for (int i = 0; i < E->npending; i++) ir_note(E->d, E->pending[i], "in the call of '%s' here", E->pending_fn[i]);
+    for (int i = 0; i < E->npending; i++)
+        ir_note(E->d, E->pending[i], "in the call of '%s' here", E->pending_fn[i]);
     E->npending = 0;
 }
 
@@ -235,8 +263,8 @@ static binding *define(elab *E, const char *name, bkind k, value v, ir_loc loc) 
     binding *b = scope_find(E->cur, name);
     if (b) {
         error(E, loc, "'%s' is already defined in this scope", name);
-        note(E, b->loc, "'%s' was defined here as %s %s", name, b->k == B_INPUT || b->k == B_OUTPUT ? "an" : "a",
-                bkind_name[b->k]);
+        note(E, b->loc, "'%s' was defined here as %s %s", name,
+             b->k == B_INPUT || b->k == B_OUTPUT ? "an" : "a", bkind_name[b->k]);
         return NULL;
     }
     b = scope_put(E->cur, name);
@@ -250,7 +278,10 @@ static binding *define(elab *E, const char *name, bkind k, value v, ir_loc loc) 
 
 static ir_ref build(elab *E, ir_op op, const ir_ref *in, int nin, const ir_attrs *a, ir_loc loc) {
     if (E->g->nnodes >= MAX_NODES) {
-        if (!E->stop) error(E, loc, "the model unrolls to more than %d operations; wsc refuses models this large", MAX_NODES);
+        if (!E->stop)
+            error(E, loc,
+                  "the model unrolls to more than %d operations; wsc refuses models this large",
+                  MAX_NODES);
         E->stop = true;
         return IR_NONE;
     }
@@ -263,9 +294,13 @@ static ir_ref build(elab *E, ir_op op, const ir_ref *in, int nin, const ir_attrs
     return r;
 }
 
-static const ir_node *tnode(elab *E, value v) { return &E->g->nodes[v.t]; }
+static const ir_node *tnode(elab *E, value v) {
+    return &E->g->nodes[v.t];
+}
 
-static bool whole(double x) { return isfinite(x) && x == floor(x); }
+static bool whole(double x) {
+    return isfinite(x) && x == floor(x);
+}
 
 /* A compile-time number meeting a tensor of dtype t becomes a scalar
  * constant of that dtype. */
@@ -283,11 +318,13 @@ static value to_tensor(elab *E, value v, ir_dtype t, ir_loc loc) {
         return ERR;
     }
     if (t == IR_BOOL) {
-        error(E, loc, "a number cannot meet a bool tensor (bool tensors allow only 'where' and 'equal')");
+        error(E, loc,
+              "a number cannot meet a bool tensor (bool tensors allow only 'where' and 'equal')");
         return ERR;
     }
     if (t == IR_I32 && (!whole(num(v)) || num(v) < INT32_MIN || num(v) > INT32_MAX)) {
-        error(E, loc, "%g meets an i32 tensor, so it must be a whole number in the i32 range", num(v));
+        error(E, loc, "%g meets an i32 tensor, so it must be a whole number in the i32 range",
+              num(v));
         return ERR;
     }
     return vtensor(ir_build_scalar(E->g, t, num(v), loc));
@@ -309,8 +346,9 @@ static value ct_arith(elab *E, int op, value a, value b, ir_loc loc) {
                 return ERR;
             }
             if ((a.i == INT64_MIN && b.i == -1) || a.i % b.i) {
-                error(E, loc, "%lld / %lld does not divide exactly; write %lld.0 / %lld for a float", (long long)a.i,
-                      (long long)b.i, (long long)a.i, (long long)b.i);
+                error(E, loc,
+                      "%lld / %lld does not divide exactly; write %lld.0 / %lld for a float",
+                      (long long)a.i, (long long)b.i, (long long)a.i, (long long)b.i);
                 return ERR;
             }
             r = a.i / b.i;
@@ -392,7 +430,8 @@ static bool eval_type(elab *E, const fe_type *t, ir_shape *s) {
     return ok;
 }
 
-static value binary(elab *E, int op, value a, value b, ir_loc loc, const fe_expr *ea, const fe_expr *eb) {
+static value binary(elab *E, int op, value a, value b, ir_loc loc, const fe_expr *ea,
+                    const fe_expr *eb) {
     if (a.k == V_ERR || b.k == V_ERR) return ERR;
     if (is_num(a) && is_num(b)) {
         if (op == '@') {
@@ -402,7 +441,8 @@ static value binary(elab *E, int op, value a, value b, ir_loc loc, const fe_expr
         return ct_arith(E, op, a, b, loc);
     }
     if (a.k != V_TENSOR && b.k != V_TENSOR) {
-        error(E, loc, "'%c' needs numbers or tensors, not %s and %s", op, kind_name(a), kind_name(b));
+        error(E, loc, "'%c' needs numbers or tensors, not %s and %s", op, kind_name(a),
+              kind_name(b));
         return ERR;
     }
     ir_dtype t = a.k == V_TENSOR ? tnode(E, a)->dtype : tnode(E, b)->dtype;
@@ -410,7 +450,11 @@ static value binary(elab *E, int op, value a, value b, ir_loc loc, const fe_expr
     if (b.k != V_TENSOR) b = to_tensor(E, b, t, eb->loc);
     if (a.k == V_ERR || b.k == V_ERR) return ERR;
     ir_ref in[2] = {a.t, b.t};
-    ir_op o = op == '+' ? IR_ADD : op == '-' ? IR_SUB : op == '*' ? IR_MUL : op == '/' ? IR_DIV : IR_MATMUL;
+    ir_op o = op == '+'   ? IR_ADD
+              : op == '-' ? IR_SUB
+              : op == '*' ? IR_MUL
+              : op == '/' ? IR_DIV
+                          : IR_MATMUL;
     ir_attrs at = {0};
     return vtensor(build(E, o, in, 2, &at, loc));
 }
@@ -430,15 +474,23 @@ static value eval(elab *E, const fe_expr *e) {
         bool hidden;
         binding *b = lookup(E, e->s, &hidden);
         if (b) return b->v;
-        if (is_builtin(e->s)) error(E, e->loc, "'%s' is a built-in function; call it with arguments", e->s);
-        else if (hidden) error(E, e->loc, "'%s' is a let name of the file; an fn body sees only its parameters, consts, fns, inputs and params", e->s);
-        else error(E, e->loc, "undefined name '%s'", e->s);
+        if (is_builtin(e->s))
+            error(E, e->loc, "'%s' is a built-in function; call it with arguments", e->s);
+        else if (hidden)
+            error(E, e->loc,
+                  "'%s' is a let name of the file; an fn body sees only its parameters, consts, "
+                  "fns, inputs and params",
+                  e->s);
+        else
+            error(E, e->loc, "undefined name '%s'", e->s);
         return ERR;
     }
     case E_LIST: {
         int n = 0;
-        for (const fe_expr *x = e->items; x; x = x->next) n++;
-        value v = {.k = V_LIST, .n = n, .items = ir_alloc(E->arena, sizeof(value) * (size_t)(n ? n : 1))};
+        for (const fe_expr *x = e->items; x; x = x->next)
+            n++;
+        value v = {
+            .k = V_LIST, .n = n, .items = ir_alloc(E->arena, sizeof(value) * (size_t)(n ? n : 1))};
         int i = 0;
         bool bad = false;
         for (const fe_expr *x = e->items; x; x = x->next) {
@@ -480,7 +532,8 @@ static value eval(elab *E, const fe_expr *e) {
             if (!eval_int(E, e->b, &i)) return ERR;
             if (i < 0) i += a.n;
             if (i < 0 || i >= a.n) {
-                error(E, e->b->loc, "index %lld is out of range for a list of %d items", (long long)i, a.n);
+                error(E, e->b->loc, "index %lld is out of range for a list of %d items",
+                      (long long)i, a.n);
                 return ERR;
             }
             return a.items[i];
@@ -501,7 +554,8 @@ static value eval(elab *E, const fe_expr *e) {
             int64_t i;
             if (!eval_int(E, e->b, &i)) return ERR;
             if (i < -dim || i >= dim) {
-                error(E, e->b->loc, "index %lld is out of range for an axis of length %lld", (long long)i, (long long)dim);
+                error(E, e->b->loc, "index %lld is out of range for an axis of length %lld",
+                      (long long)i, (long long)dim);
                 return ERR;
             }
             if (i < 0) i += dim;
@@ -510,7 +564,8 @@ static value eval(elab *E, const fe_expr *e) {
             if (s == IR_NONE) return ERR;
             ir_attrs rs = {0};
             rs.shape.rank = xs.rank - 1;
-            for (int k = 1; k < xs.rank; k++) rs.shape.d[k - 1] = xs.d[k];
+            for (int k = 1; k < xs.rank; k++)
+                rs.shape.d[k - 1] = xs.d[k];
             return vtensor(build(E, IR_RESHAPE, &s, 1, &rs, e->loc));
         }
         int64_t lo = 0, hi = dim;
@@ -528,17 +583,18 @@ static value eval(elab *E, const fe_expr *e) {
 /* Built-ins take tensors positionally and attributes by name only
  * (language.md); one table says which, and the handler does the rest. */
 enum { AT_AXIS, AT_KEEPDIMS, AT_EPS, AT_START, AT_END, AT_APPROX, AT_N };
-static const char *const attr_names[AT_N] = {"axis", "keepdims", "eps", "start", "end", "approximate"};
+static const char *const attr_names[AT_N] = {"axis",  "keepdims", "eps",
+                                             "start", "end",      "approximate"};
 
 typedef struct battrs {
-    value v[AT_N];  /* attribute values */
+    value v[AT_N];    /* attribute values */
     ir_loc loc[AT_N]; /* where each was given */
-    bool has[AT_N]; /* given or not */
+    bool has[AT_N];   /* given or not */
 } battrs;
 
 typedef struct builtin builtin;
-typedef value bfn(elab *E, const builtin *b, const fe_expr *e, value *pos, const ir_loc *ploc, int npos,
-                  const battrs *at);
+typedef value bfn(elab *E, const builtin *b, const fe_expr *e, value *pos, const ir_loc *ploc,
+                  int npos, const battrs *at);
 
 struct builtin {
     const char *name; /* as called */
@@ -555,7 +611,8 @@ static bool attr_int(elab *E, const battrs *at, int k, int64_t *out) {
     value v = at->v[k];
     if (v.k == V_FLOAT && whole(v.f) && fabs(v.f) < 9e15) v = vint((int64_t)v.f);
     if (v.k != V_INT) {
-        error(E, at->loc[k], "'%s' must be a compile-time integer, not %s", attr_names[k], kind_name(v));
+        error(E, at->loc[k], "'%s' must be a compile-time integer, not %s", attr_names[k],
+              kind_name(v));
         return false;
     }
     *out = v.i;
@@ -586,8 +643,8 @@ static double ct_unary(ir_op op, double x) {
     }
 }
 
-static value b_unary(elab *E, const builtin *b, const fe_expr *e, value *pos, const ir_loc *ploc, int npos,
-                     const battrs *at) {
+static value b_unary(elab *E, const builtin *b, const fe_expr *e, value *pos, const ir_loc *ploc,
+                     int npos, const battrs *at) {
     value x = pos[0];
     ir_attrs a = {0};
     if (at->has[AT_APPROX]) {
@@ -599,7 +656,8 @@ static value b_unary(elab *E, const builtin *b, const fe_expr *e, value *pos, co
         a.approx_tanh = !strcmp(v.s, "tanh");
     }
     if (is_num(x)) {
-        if ((b->op == IR_ABS || b->op == IR_RELU) && x.k == V_INT) return vint(b->op == IR_RELU && x.i < 0 ? 0 : x.i < 0 ? -x.i : x.i);
+        if ((b->op == IR_ABS || b->op == IR_RELU) && x.k == V_INT)
+            return vint(b->op == IR_RELU && x.i < 0 ? 0 : x.i < 0 ? -x.i : x.i);
         double v = num(x);
         if (b->op == IR_GELU && a.approx_tanh)
             return vfloat(0.5 * v * (1.0 + tanh(sqrt(2.0 / M_PI) * (v + 0.044715 * v * v * v))));
@@ -609,8 +667,8 @@ static value b_unary(elab *E, const builtin *b, const fe_expr *e, value *pos, co
     return vtensor(build(E, b->op, &x.t, 1, &a, e->loc));
 }
 
-static value b_binary(elab *E, const builtin *b, const fe_expr *e, value *pos, const ir_loc *ploc, int npos,
-                      const battrs *at) {
+static value b_binary(elab *E, const builtin *b, const fe_expr *e, value *pos, const ir_loc *ploc,
+                      int npos, const battrs *at) {
     value x = pos[0], y = pos[1];
     if (is_num(x) && is_num(y)) {
         double u = num(x), v = num(y);
@@ -625,7 +683,8 @@ static value b_binary(elab *E, const builtin *b, const fe_expr *e, value *pos, c
         }
     }
     if (x.k != V_TENSOR && y.k != V_TENSOR) {
-        error(E, e->loc, "'%s' needs tensors or numbers, not %s and %s", b->name, kind_name(x), kind_name(y));
+        error(E, e->loc, "'%s' needs tensors or numbers, not %s and %s", b->name, kind_name(x),
+              kind_name(y));
         return ERR;
     }
     ir_dtype t = x.k == V_TENSOR ? tnode(E, x)->dtype : tnode(E, y)->dtype;
@@ -637,12 +696,14 @@ static value b_binary(elab *E, const builtin *b, const fe_expr *e, value *pos, c
     return vtensor(build(E, b->op, in, 2, &a, e->loc));
 }
 
-static value b_where(elab *E, const builtin *b, const fe_expr *e, value *pos, const ir_loc *ploc, int npos,
-                     const battrs *at) {
+static value b_where(elab *E, const builtin *b, const fe_expr *e, value *pos, const ir_loc *ploc,
+                     int npos, const battrs *at) {
     value c = pos[0], x = pos[1], y = pos[2];
     if (!need_tensor(E, c, ploc[0], "the condition of 'where'")) return ERR;
-    ir_dtype t = x.k == V_TENSOR ? tnode(E, x)->dtype : y.k == V_TENSOR ? tnode(E, y)->dtype
-                 : (x.k == V_INT && y.k == V_INT) ? IR_I32 : IR_F32;
+    ir_dtype t = x.k == V_TENSOR                  ? tnode(E, x)->dtype
+                 : y.k == V_TENSOR                ? tnode(E, y)->dtype
+                 : (x.k == V_INT && y.k == V_INT) ? IR_I32
+                                                  : IR_F32;
     x = to_tensor(E, x, t, ploc[1]);
     y = to_tensor(E, y, t, ploc[2]);
     if (x.k == V_ERR || y.k == V_ERR) return ERR;
@@ -651,8 +712,8 @@ static value b_where(elab *E, const builtin *b, const fe_expr *e, value *pos, co
     return vtensor(build(E, IR_WHERE, in, 3, &a, e->loc));
 }
 
-static value b_matmul(elab *E, const builtin *b, const fe_expr *e, value *pos, const ir_loc *ploc, int npos,
-                      const battrs *at) {
+static value b_matmul(elab *E, const builtin *b, const fe_expr *e, value *pos, const ir_loc *ploc,
+                      int npos, const battrs *at) {
     if (!need_tensor(E, pos[0], ploc[0], "the left operand of matmul") ||
         !need_tensor(E, pos[1], ploc[1], "the right operand of matmul"))
         return ERR;
@@ -671,8 +732,8 @@ static bool norm_axis(elab *E, int64_t *axis, int rank, ir_loc loc) {
     return true;
 }
 
-static value b_reduce(elab *E, const builtin *b, const fe_expr *e, value *pos, const ir_loc *ploc, int npos,
-                      const battrs *at) {
+static value b_reduce(elab *E, const builtin *b, const fe_expr *e, value *pos, const ir_loc *ploc,
+                      int npos, const battrs *at) {
     value x = pos[0];
     if (!need_tensor(E, x, ploc[0], "the operand")) return ERR;
     int rank = tnode(E, x)->shape.rank;
@@ -691,7 +752,8 @@ static value b_reduce(elab *E, const builtin *b, const fe_expr *e, value *pos, c
         for (int i = 0; i < n; i++) {
             value w = list[i];
             if (w.k != V_INT) {
-                error(E, at->loc[AT_AXIS], "'axis' must be an integer or a list of integers, not %s", kind_name(w));
+                error(E, at->loc[AT_AXIS],
+                      "'axis' must be an integer or a list of integers, not %s", kind_name(w));
                 return ERR;
             }
             int64_t ax = w.i;
@@ -713,21 +775,24 @@ static value b_reduce(elab *E, const builtin *b, const fe_expr *e, value *pos, c
     return vtensor(build(E, b->op, &x.t, 1, &a, e->loc));
 }
 
-static value b_softmax(elab *E, const builtin *b, const fe_expr *e, value *pos, const ir_loc *ploc, int npos,
-                       const battrs *at) {
+static value b_softmax(elab *E, const builtin *b, const fe_expr *e, value *pos, const ir_loc *ploc,
+                       int npos, const battrs *at) {
     if (!need_tensor(E, pos[0], ploc[0], "the operand of softmax")) return ERR;
     ir_attrs a = {0};
     a.axis = -1;
     if (at->has[AT_AXIS] && !attr_int(E, at, AT_AXIS, &a.axis)) return ERR;
-    if (!norm_axis(E, &a.axis, tnode(E, pos[0])->shape.rank, at->has[AT_AXIS] ? at->loc[AT_AXIS] : e->loc)) return ERR;
+    if (!norm_axis(E, &a.axis, tnode(E, pos[0])->shape.rank,
+                   at->has[AT_AXIS] ? at->loc[AT_AXIS] : e->loc))
+        return ERR;
     return vtensor(build(E, IR_SOFTMAX, &pos[0].t, 1, &a, e->loc));
 }
 
-static value b_norm(elab *E, const builtin *b, const fe_expr *e, value *pos, const ir_loc *ploc, int npos,
-                    const battrs *at) {
+static value b_norm(elab *E, const builtin *b, const fe_expr *e, value *pos, const ir_loc *ploc,
+                    int npos, const battrs *at) {
     ir_ref in[3];
     for (int i = 0; i < npos; i++) {
-        if (!need_tensor(E, pos[i], ploc[i], i == 0 ? "the operand" : i == 1 ? "gamma" : "beta")) return ERR;
+        if (!need_tensor(E, pos[i], ploc[i], i == 0 ? "the operand" : i == 1 ? "gamma" : "beta"))
+            return ERR;
         in[i] = pos[i].t;
     }
     ir_attrs a = {0};
@@ -764,8 +829,8 @@ static bool int_list(elab *E, value v, ir_loc loc, const char *what, int64_t *ou
     return true;
 }
 
-static value b_reshape(elab *E, const builtin *b, const fe_expr *e, value *pos, const ir_loc *ploc, int npos,
-                       const battrs *at) {
+static value b_reshape(elab *E, const builtin *b, const fe_expr *e, value *pos, const ir_loc *ploc,
+                       int npos, const battrs *at) {
     if (!need_tensor(E, pos[0], ploc[0], "the operand of reshape")) return ERR;
     ir_attrs a = {0};
     int n;
@@ -774,13 +839,14 @@ static value b_reshape(elab *E, const builtin *b, const fe_expr *e, value *pos, 
     return vtensor(build(E, IR_RESHAPE, &pos[0].t, 1, &a, e->loc));
 }
 
-static value b_transpose(elab *E, const builtin *b, const fe_expr *e, value *pos, const ir_loc *ploc, int npos,
-                         const battrs *at) {
+static value b_transpose(elab *E, const builtin *b, const fe_expr *e, value *pos,
+                         const ir_loc *ploc, int npos, const battrs *at) {
     if (!need_tensor(E, pos[0], ploc[0], "the operand of transpose")) return ERR;
     int rank = tnode(E, pos[0])->shape.rank;
     ir_attrs a = {0};
     if (npos == 1) {
-        for (int i = 0; i < rank; i++) a.perm[i] = (int8_t)(rank - 1 - i);
+        for (int i = 0; i < rank; i++)
+            a.perm[i] = (int8_t)(rank - 1 - i);
     } else {
         int64_t p[IR_MAX_RANK];
         int n;
@@ -791,7 +857,8 @@ static value b_transpose(elab *E, const builtin *b, const fe_expr *e, value *pos
         }
         for (int i = 0; i < n; i++) {
             if (p[i] < -rank || p[i] >= rank) {
-                error(E, ploc[1], "permutation entry %lld is out of range for %d axes", (long long)p[i], rank);
+                error(E, ploc[1], "permutation entry %lld is out of range for %d axes",
+                      (long long)p[i], rank);
                 return ERR;
             }
             a.perm[i] = (int8_t)(p[i] < 0 ? p[i] + rank : p[i]);
@@ -800,8 +867,8 @@ static value b_transpose(elab *E, const builtin *b, const fe_expr *e, value *pos
     return vtensor(build(E, IR_TRANSPOSE, &pos[0].t, 1, &a, e->loc));
 }
 
-static value b_slice(elab *E, const builtin *b, const fe_expr *e, value *pos, const ir_loc *ploc, int npos,
-                     const battrs *at) {
+static value b_slice(elab *E, const builtin *b, const fe_expr *e, value *pos, const ir_loc *ploc,
+                     int npos, const battrs *at) {
     if (!need_tensor(E, pos[0], ploc[0], "the operand of slice")) return ERR;
     const ir_node *x = tnode(E, pos[0]);
     ir_attrs a = {0};
@@ -810,7 +877,8 @@ static value b_slice(elab *E, const builtin *b, const fe_expr *e, value *pos, co
         error(E, e->loc, "cannot slice a scalar");
         return ERR;
     }
-    if (!norm_axis(E, &a.axis, x->shape.rank, at->has[AT_AXIS] ? at->loc[AT_AXIS] : e->loc)) return ERR;
+    if (!norm_axis(E, &a.axis, x->shape.rank, at->has[AT_AXIS] ? at->loc[AT_AXIS] : e->loc))
+        return ERR;
     a.start = 0;
     a.end = x->shape.d[a.axis];
     if (at->has[AT_START] && !attr_int(E, at, AT_START, &a.start)) return ERR;
@@ -818,8 +886,8 @@ static value b_slice(elab *E, const builtin *b, const fe_expr *e, value *pos, co
     return vtensor(build(E, IR_SLICE, &pos[0].t, 1, &a, e->loc));
 }
 
-static value b_concat(elab *E, const builtin *b, const fe_expr *e, value *pos, const ir_loc *ploc, int npos,
-                      const battrs *at) {
+static value b_concat(elab *E, const builtin *b, const fe_expr *e, value *pos, const ir_loc *ploc,
+                      int npos, const battrs *at) {
     value l = pos[0];
     if (l.k != V_LIST) {
         error(E, ploc[0], "concat takes a list of tensors, [a, b, ...]");
@@ -839,8 +907,8 @@ static value b_concat(elab *E, const builtin *b, const fe_expr *e, value *pos, c
     return vtensor(build(E, IR_CONCAT, in, l.n, &a, e->loc));
 }
 
-static value b_dim(elab *E, const builtin *b, const fe_expr *e, value *pos, const ir_loc *ploc, int npos,
-                   const battrs *at) {
+static value b_dim(elab *E, const builtin *b, const fe_expr *e, value *pos, const ir_loc *ploc,
+                   int npos, const battrs *at) {
     if (!need_tensor(E, pos[0], ploc[0], "the operand of dim")) return ERR;
     const ir_node *x = tnode(E, pos[0]);
     int64_t axis;
@@ -864,8 +932,8 @@ static value b_dim(elab *E, const builtin *b, const fe_expr *e, value *pos, cons
     return vint(x->shape.d[axis]);
 }
 
-static value b_gather(elab *E, const builtin *b, const fe_expr *e, value *pos, const ir_loc *ploc, int npos,
-                      const battrs *at) {
+static value b_gather(elab *E, const builtin *b, const fe_expr *e, value *pos, const ir_loc *ploc,
+                      int npos, const battrs *at) {
     if (!need_tensor(E, pos[0], ploc[0], "the table of gather") ||
         !need_tensor(E, pos[1], ploc[1], "the indices of gather"))
         return ERR;
@@ -874,17 +942,18 @@ static value b_gather(elab *E, const builtin *b, const fe_expr *e, value *pos, c
     return vtensor(build(E, IR_GATHER, in, 2, &a, e->loc));
 }
 
-static value b_causal(elab *E, const builtin *b, const fe_expr *e, value *pos, const ir_loc *ploc, int npos,
-                      const battrs *at) {
+static value b_causal(elab *E, const builtin *b, const fe_expr *e, value *pos, const ir_loc *ploc,
+                      int npos, const battrs *at) {
     if (!need_tensor(E, pos[0], ploc[0], "the operand of causal_mask")) return ERR;
     ir_attrs a = {0};
     return vtensor(build(E, IR_CAUSAL_MASK, &pos[0].t, 1, &a, e->loc));
 }
 
-static value b_cast(elab *E, const builtin *b, const fe_expr *e, value *pos, const ir_loc *ploc, int npos,
-                    const battrs *at) {
+static value b_cast(elab *E, const builtin *b, const fe_expr *e, value *pos, const ir_loc *ploc,
+                    int npos, const battrs *at) {
     if (pos[1].k != V_DTYPE) {
-        error(E, ploc[1], "cast needs a dtype (f32, f16, bf16, i32, bool), not %s", kind_name(pos[1]));
+        error(E, ploc[1], "cast needs a dtype (f32, f16, bf16, i32, bool), not %s",
+              kind_name(pos[1]));
         return ERR;
     }
     value x = pos[0];
@@ -940,7 +1009,9 @@ static const builtin *find_builtin(const char *name) {
     return NULL;
 }
 
-static bool is_builtin(const char *name) { return find_builtin(name) != NULL; }
+static bool is_builtin(const char *name) {
+    return find_builtin(name) != NULL;
+}
 
 static value call_builtin(elab *E, const builtin *b, const fe_expr *e) {
     value pos[4];
@@ -956,8 +1027,9 @@ static value call_builtin(elab *E, const builtin *b, const fe_expr *e) {
                 continue;
             }
             if (npos >= b->maxpos) {
-                error(E, a->value->loc, "too many arguments: '%s' takes %d positional argument%s%s", b->name, b->maxpos,
-                      b->maxpos == 1 ? "" : "s", b->attrs ? " (attributes are named, as in axis: -1)" : "");
+                error(E, a->value->loc, "too many arguments: '%s' takes %d positional argument%s%s",
+                      b->name, b->maxpos, b->maxpos == 1 ? "" : "s",
+                      b->attrs ? " (attributes are named, as in axis: -1)" : "");
                 ok = false;
                 continue;
             }
@@ -986,7 +1058,8 @@ static value call_builtin(elab *E, const builtin *b, const fe_expr *e) {
         if (at.v[k].k == V_ERR) ok = false;
     }
     if (ok && npos < b->minpos) {
-        error(E, e->loc, "'%s' takes %d argument%s, %d given", b->name, b->minpos, b->minpos == 1 ? "" : "s", npos);
+        error(E, e->loc, "'%s' takes %d argument%s, %d given", b->name, b->minpos,
+              b->minpos == 1 ? "" : "s", npos);
         return ERR;
     }
     if (!ok) return ERR;
@@ -1036,8 +1109,10 @@ static void type_text(elab *E, const fe_type *t, char *buf, size_t n) {
         const char *sep = d == t->dims ? "" : ", ";
         if (d->k == E_NAME) {
             binding *b = lookup(E, d->s, NULL);
-            if (b && b->v.k == V_INT) len += (size_t)snprintf(buf + len, n - len, "%s%lld", sep, (long long)b->v.i);
-            else len += (size_t)snprintf(buf + len, n - len, "%s%s", sep, d->s);
+            if (b && b->v.k == V_INT)
+                len += (size_t)snprintf(buf + len, n - len, "%s%lld", sep, (long long)b->v.i);
+            else
+                len += (size_t)snprintf(buf + len, n - len, "%s%s", sep, d->s);
         } else if (d->k == E_INT) {
             len += (size_t)snprintf(buf + len, n - len, "%s%lld", sep, (long long)d->i);
         } else {
@@ -1055,12 +1130,14 @@ static value call_fn(elab *E, const fe_expr *e, value fv) {
         return ERR;
     }
     int np = 0;
-    for (const fe_fparam *p = fn->params; p; p = p->next) np++;
+    for (const fe_fparam *p = fn->params; p; p = p->next)
+        np++;
     const fe_fparam **params = ir_alloc(E->arena, sizeof(*params) * (size_t)(np + 1));
     const fe_arg **given = ir_alloc(E->arena, sizeof(*given) * (size_t)(np + 1));
     value *vals = ir_alloc(E->arena, sizeof(value) * (size_t)(np + 1));
     int i = 0;
-    for (const fe_fparam *p = fn->params; p; p = p->next) params[i++] = p;
+    for (const fe_fparam *p = fn->params; p; p = p->next)
+        params[i++] = p;
 
     /* Match arguments: positional first, then named. */
     bool ok = true, named = false;
@@ -1127,10 +1204,11 @@ static value call_fn(elab *E, const fe_expr *e, value fv) {
             ok = false;
             break;
         }
-        if (p->kind == P_INT && v.k == V_FLOAT && whole(v.f) && fabs(v.f) < 9e15) v = vint((int64_t)v.f);
+        if (p->kind == P_INT && v.k == V_FLOAT && whole(v.f) && fabs(v.f) < 9e15)
+            v = vint((int64_t)v.f);
         if ((p->kind == P_INT && v.k != V_INT) || (p->kind == P_FLOAT && !is_num(v))) {
-            error(E, at, "parameter '%s' of '%s' takes a compile-time %s, not %s", p->name, fn->name,
-                  p->kind == P_INT ? "integer" : "number", kind_name(v));
+            error(E, at, "parameter '%s' of '%s' takes a compile-time %s, not %s", p->name,
+                  fn->name, p->kind == P_INT ? "integer" : "number", kind_name(v));
             note(E, p->loc, "parameter '%s' is declared here", p->name);
             ok = false;
             break;
@@ -1150,20 +1228,24 @@ static value call_fn(elab *E, const fe_expr *e, value fv) {
                 ok = false;
                 break;
             }
-            if (is_num(v) && pass == 0 && p->type->ndims == 0) v = vals[k] = to_tensor(E, v, (ir_dtype)p->type->dtype, at);
+            if (is_num(v) && pass == 0 && p->type->ndims == 0)
+                v = vals[k] = to_tensor(E, v, (ir_dtype)p->type->dtype, at);
             if (v.k != V_TENSOR) {
-                error(E, at, "parameter '%s' of '%s' takes a tensor, not %s", p->name, fn->name, kind_name(v));
+                error(E, at, "parameter '%s' of '%s' takes a tensor, not %s", p->name, fn->name,
+                      kind_name(v));
                 note(E, p->loc, "parameter '%s' is declared here", p->name);
                 ok = false;
                 break;
             }
             const ir_node x = *tnode(E, v); /* a copy: evaluating dims may add nodes */
-            bool fits = pass == 0 ? bind_shape_vars(E, p->type, &x.shape) : type_fits(E, p->type, x.dtype, &x.shape);
+            bool fits = pass == 0 ? bind_shape_vars(E, p->type, &x.shape)
+                                  : type_fits(E, p->type, x.dtype, &x.shape);
             if (!fits) {
                 char want[256], got[160];
                 type_text(E, p->type, want, sizeof want);
-                error(E, at, "argument for parameter '%s' of '%s' has type %s, which does not fit %s", p->name, fn->name,
-                      ir_type_str(x.dtype, &x.shape, got, sizeof got), want);
+                error(E, at,
+                      "argument for parameter '%s' of '%s' has type %s, which does not fit %s",
+                      p->name, fn->name, ir_type_str(x.dtype, &x.shape, got, sizeof got), want);
                 note(E, p->loc, "parameter '%s' is declared here", p->name);
                 ok = false;
             }
@@ -1184,10 +1266,12 @@ static value call_fn(elab *E, const fe_expr *e, value fv) {
         run_stmts(E, fn->body);
         result = E->stop ? ERR : eval(E, fn->ret);
         if (result.k != V_ERR && fn->type) {
-            if (is_num(result) && fn->type->ndims == 0) result = to_tensor(E, result, (ir_dtype)fn->type->dtype, fn->ret->loc);
+            if (is_num(result) && fn->type->ndims == 0)
+                result = to_tensor(E, result, (ir_dtype)fn->type->dtype, fn->ret->loc);
             char want[256], got[160];
             if (result.k != V_TENSOR) {
-                error(E, fn->ret->loc, "'%s' must return a tensor, not %s", fn->name, kind_name(result));
+                error(E, fn->ret->loc, "'%s' must return a tensor, not %s", fn->name,
+                      kind_name(result));
                 note(E, fn->type->loc, "the result type is declared here");
                 result = ERR;
             } else {
@@ -1241,12 +1325,16 @@ static void stmt_assign(elab *E, const fe_stmt *s) {
     binding *b = lookup(E, s->name, &hidden);
     value v = eval(E, s->e);
     if (!b) {
-        if (hidden) error(E, s->name_loc, "'%s' is a let name of the file and cannot be rebound inside an fn", s->name);
-        else error(E, s->name_loc, "undefined name '%s' (use 'let' to define a new name)", s->name);
+        if (hidden)
+            error(E, s->name_loc,
+                  "'%s' is a let name of the file and cannot be rebound inside an fn", s->name);
+        else
+            error(E, s->name_loc, "undefined name '%s' (use 'let' to define a new name)", s->name);
         return;
     }
     if (b->k != B_LET && b->k != B_OUTPUT) {
-        error(E, s->name_loc, "cannot rebind %s '%s'; only let and output names can be rebound", bkind_name[b->k], s->name);
+        error(E, s->name_loc, "cannot rebind %s '%s'; only let and output names can be rebound",
+              bkind_name[b->k], s->name);
         note(E, b->loc, "'%s' is defined here", s->name);
         return;
     }
@@ -1437,12 +1525,13 @@ static char *relative_path(const char *base, const char *path) {
 }
 
 /* Checks that a tensor read from a weights entry or a file fits a param. */
-static bool fits_param(elab *E, const fe_stmt *s, const ir_tensor *t, ir_dtype dt, const ir_shape *shape,
-                       const char *from) {
+static bool fits_param(elab *E, const fe_stmt *s, const ir_tensor *t, ir_dtype dt,
+                       const ir_shape *shape, const char *from) {
     if (t->dtype == dt && ir_shape_eq(&t->shape, shape)) return true;
     char want[160], got[160];
-    error(E, s->name_loc, "param '%s' is declared %s but %s holds %s", s->name, ir_type_str(dt, shape, want, sizeof want),
-          from, ir_type_str(t->dtype, &t->shape, got, sizeof got));
+    error(E, s->name_loc, "param '%s' is declared %s but %s holds %s", s->name,
+          ir_type_str(dt, shape, want, sizeof want), from,
+          ir_type_str(t->dtype, &t->shape, got, sizeof got));
     return false;
 }
 
@@ -1479,15 +1568,21 @@ static void item_param(elab *E, const fe_stmt *s, filectx *f) {
         }
     } else if (!s->init) {
         if (E->opt->weights)
-            error(E, s->name_loc, "param '%s' has no initializer and %s has no entry for it", s->name, E->opt->weights);
+            error(E, s->name_loc, "param '%s' has no initializer and %s has no entry for it",
+                  s->name, E->opt->weights);
         else
-            error(E, s->name_loc, "param '%s' has no initializer and no weights were given (--weights)", s->name);
+            error(E, s->name_loc,
+                  "param '%s' has no initializer and no weights were given (--weights)", s->name);
         ok = false;
     } else if (s->init->k == E_NAME) {
-        if (!strcmp(s->init->s, "zeros")) n.init.kind = IR_INIT_ZEROS;
-        else if (!strcmp(s->init->s, "ones")) n.init.kind = IR_INIT_ONES;
+        if (!strcmp(s->init->s, "zeros"))
+            n.init.kind = IR_INIT_ZEROS;
+        else if (!strcmp(s->init->s, "ones"))
+            n.init.kind = IR_INIT_ONES;
         else {
-            error(E, s->init->loc, "unknown initializer '%s' (zeros, ones, normal(mean, std), uniform(lo, hi), file(\"w.npy\"))",
+            error(E, s->init->loc,
+                  "unknown initializer '%s' (zeros, ones, normal(mean, std), uniform(lo, hi), "
+                  "file(\"w.npy\"))",
                   s->init->s);
             ok = false;
         }
@@ -1497,14 +1592,16 @@ static void item_param(elab *E, const fe_stmt *s, filectx *f) {
             n.init.kind = !strcmp(name, "normal") ? IR_INIT_NORMAL : IR_INIT_UNIFORM;
             ok = init_args(E, s->init, &n.init.a, &n.init.b);
             if (ok && !ir_dtype_is_float(dt)) {
-                error(E, s->init->loc, "'%s' initializes floating-point params only, not %s", name, ir_dtype_name(dt));
+                error(E, s->init->loc, "'%s' initializes floating-point params only, not %s", name,
+                      ir_dtype_name(dt));
                 ok = false;
             }
         } else if (!strcmp(name, "file")) {
             const fe_arg *a = s->init->args;
             value pv = a && !a->name && !a->next ? eval(E, a->value) : ERR;
             if (pv.k != V_STR) {
-                if (pv.k != V_ERR || !a || a->name || a->next) error(E, s->init->loc, "file takes one string: file(\"w.npy\")");
+                if (pv.k != V_ERR || !a || a->name || a->next)
+                    error(E, s->init->loc, "file takes one string: file(\"w.npy\")");
                 ok = false;
             } else {
                 char *path = relative_path(f->path, pv.s);
@@ -1535,13 +1632,17 @@ static void item_param(elab *E, const fe_stmt *s, filectx *f) {
                 free(path);
             }
         } else {
-            error(E, s->init->a->loc, "unknown initializer '%s' (zeros, ones, normal(mean, std), uniform(lo, hi), file(\"w.npy\"))",
+            error(E, s->init->a->loc,
+                  "unknown initializer '%s' (zeros, ones, normal(mean, std), uniform(lo, hi), "
+                  "file(\"w.npy\"))",
                   name);
             ok = false;
         }
     }
-    if (ok) v = vtensor(ir_graph_add(E->g, &n, NULL, 0));
-    else ir_tensor_free(n.value);
+    if (ok)
+        v = vtensor(ir_graph_add(E->g, &n, NULL, 0));
+    else
+        ir_tensor_free(n.value);
     define(E, s->name, B_PARAM, v, s->name_loc);
 }
 
@@ -1634,7 +1735,9 @@ static void run_file(elab *E, filectx *f) {
         case S_INPUT: item_input(E, s); break;
         case S_PARAM: item_param(E, s, f); break;
         case S_OUTPUT: item_output(E, s); break;
-        case S_FN: define(E, s->name, B_FN, (value){.k = V_FN, .fn = s, .fnfile = f}, s->name_loc); break;
+        case S_FN:
+            define(E, s->name, B_FN, (value){.k = V_FN, .fn = s, .fnfile = f}, s->name_loc);
+            break;
         case S_LET: stmt_let(E, s); break;
         case S_ASSIGN: stmt_assign(E, s); break;
         case S_FOR: stmt_for(E, s); break;
@@ -1662,13 +1765,15 @@ static bool check_defines(elab *E) {
         for (const fe_stmt *s = E->main->items; s; s = s->next)
             if (s->k == S_CONST && !strcmp(s->name, d->name)) found = true;
         if (!found) {
-            ir_error(E->d, IR_NOLOC, "-D %s: '%s' has no top-level const '%s'", d->name, E->main->path, d->name);
+            ir_error(E->d, IR_NOLOC, "-D %s: '%s' has no top-level const '%s'", d->name,
+                     E->main->path, d->name);
             return false;
         }
         bool ok;
         parse_define(d->value, &ok);
         if (!ok) {
-            ir_error(E->d, IR_NOLOC, "-D %s=%s: the value must be an integer or float literal", d->name, d->value);
+            ir_error(E->d, IR_NOLOC, "-D %s=%s: the value must be an integer or float literal",
+                     d->name, d->value);
             return false;
         }
     }

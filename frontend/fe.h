@@ -12,11 +12,11 @@ typedef struct fe_define {
 } fe_define;
 
 typedef struct fe_options {
-    const char *path;          /* the model file */
-    const fe_define *defines;  /* -D overrides */
-    int ndefines;              /* count of defines */
-    const char *weights;       /* --weights FILE.safetensors|DIR, or NULL */
-    uint64_t seed;             /* --seed for normal/uniform */
+    const char *path;         /* the model file */
+    const fe_define *defines; /* -D overrides */
+    int ndefines;             /* count of defines */
+    const char *weights;      /* --weights FILE.safetensors|DIR, or NULL */
+    uint64_t seed;            /* --seed for normal/uniform */
 } fe_options;
 
 /* Reads, parses and elaborates the model. Returns the graph, or NULL after

@@ -58,7 +58,9 @@ struct ir_arena {
 
 enum { CHUNK = 64 * 1024 };
 
-ir_arena *ir_arena_new(void) { return ir_xcalloc(1, sizeof(ir_arena)); }
+ir_arena *ir_arena_new(void) {
+    return ir_xcalloc(1, sizeof(ir_arena));
+}
 
 void ir_arena_free(ir_arena *a) {
     if (!a) return;
@@ -100,7 +102,9 @@ char *ir_strndup(ir_arena *a, const char *s, size_t n) {
     return p;
 }
 
-char *ir_strdup(ir_arena *a, const char *s) { return ir_strndup(a, s, strlen(s)); }
+char *ir_strdup(ir_arena *a, const char *s) {
+    return ir_strndup(a, s, strlen(s));
+}
 
 char *ir_sprintf(ir_arena *a, const char *fmt, ...) {
     va_list ap, aq;

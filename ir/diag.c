@@ -12,23 +12,23 @@
 #include <string.h>
 
 typedef struct srcfile {
-    char *path;        /* as given */
-    char *text;        /* copy of the contents */
-    size_t len;        /* bytes in text */
-    uint32_t *lines;   /* offsets of line starts, built lazily */
-    int32_t nlines;    /* entries in lines */
+    char *path;      /* as given */
+    char *text;      /* copy of the contents */
+    size_t len;      /* bytes in text */
+    uint32_t *lines; /* offsets of line starts, built lazily */
+    int32_t nlines;  /* entries in lines */
 } srcfile;
 
 struct ir_diag {
-    FILE *out;          /* where messages go, or NULL */
-    srcfile *files;     /* registered files */
-    int nfiles;         /* count */
-    int errors;         /* errors reported */
-    int warnings;       /* warnings reported */
-    bool muted;         /* the last error was past the limit: drop its notes */
-    ir_loc last;        /* span of the last error or warning */
-    char *buf;          /* everything printed */
-    size_t len, cap;    /* used and allocated bytes of buf */
+    FILE *out;       /* where messages go, or NULL */
+    srcfile *files;  /* registered files */
+    int nfiles;      /* count */
+    int errors;      /* errors reported */
+    int warnings;    /* warnings reported */
+    bool muted;      /* the last error was past the limit: drop its notes */
+    ir_loc last;     /* span of the last error or warning */
+    char *buf;       /* everything printed */
+    size_t len, cap; /* used and allocated bytes of buf */
 };
 
 /* Past this many errors more would only be noise (and a garbage file can
@@ -77,7 +77,8 @@ const char *ir_diag_file_text(const ir_diag *d, int file, size_t *len) {
 
 static void build_lines(srcfile *f) {
     size_t n = 1;
-    for (size_t i = 0; i < f->len; i++) n += f->text[i] == '\n';
+    for (size_t i = 0; i < f->len; i++)
+        n += f->text[i] == '\n';
     f->lines = ir_xmalloc(n * sizeof *f->lines);
     f->nlines = 0;
     f->lines[f->nlines++] = 0;
@@ -91,8 +92,10 @@ static int32_t line_of(srcfile *f, uint32_t off) {
     int32_t lo = 0, hi = f->nlines - 1;
     while (lo < hi) {
         int32_t mid = lo + (hi - lo + 1) / 2;
-        if (f->lines[mid] <= off) lo = mid;
-        else hi = mid - 1;
+        if (f->lines[mid] <= off)
+            lo = mid;
+        else
+            hi = mid - 1;
     }
     return lo;
 }
@@ -147,7 +150,8 @@ static void show_source(ir_diag *d, srcfile *f, ir_loc loc) {
     uint32_t begin = loc.begin > f->len ? (uint32_t)f->len : loc.begin;
     int32_t l = line_of(f, begin);
     uint32_t ls = f->lines[l], le = ls;
-    while (le < f->len && f->text[le] != '\n') le++;
+    while (le < f->len && f->text[le] != '\n')
+        le++;
     if (le > ls && f->text[le - 1] == '\r') le--;
     /* Very long lines (minified or garbage input) are cut around the span. */
     uint32_t from = ls, to = le;
@@ -169,15 +173,18 @@ static void show_source(ir_diag *d, srcfile *f, ir_loc loc) {
     uint32_t end = loc.end > begin ? loc.end : begin + 1;
     if (end > to) end = to > begin ? to : begin + 1;
     size_t n = 0;
-    for (uint32_t i = from; i < begin && i < to; i++) line[n++] = f->text[i] == '\t' ? '\t' : ' ';
+    for (uint32_t i = from; i < begin && i < to; i++)
+        line[n++] = f->text[i] == '\t' ? '\t' : ' ';
     emit(d, line, n);
     free(line);
     emit(d, "^", 1);
-    for (uint32_t i = begin + 1; i < end; i++) emit(d, "~", 1);
+    for (uint32_t i = begin + 1; i < end; i++)
+        emit(d, "~", 1);
     emit(d, "\n", 1);
 }
 
-static void report(ir_diag *d, const char *kind, ir_loc loc, const char *fmt, va_list ap, bool snippet) {
+static void report(ir_diag *d, const char *kind, ir_loc loc, const char *fmt, va_list ap,
+                   bool snippet) {
     if (loc.file >= 0 && loc.file < d->nfiles) {
         int line, col;
         ir_diag_linecol(d, loc.file, loc.begin, &line, &col);
@@ -205,7 +212,8 @@ static void report(ir_diag *d, const char *kind, ir_loc loc, const char *fmt, va
 void ir_verror(ir_diag *d, ir_loc loc, const char *fmt, va_list ap) {
     d->errors++;
     d->muted = d->errors > MAX_ERRORS;
-    if (d->errors == MAX_ERRORS + 1) emitf(d, "wsc: error: too many errors; the rest are not shown\n");
+    if (d->errors == MAX_ERRORS + 1)
+        emitf(d, "wsc: error: too many errors; the rest are not shown\n");
     if (d->muted) return;
     d->last = loc;
     report(d, "error", loc, fmt, ap, true);
@@ -239,6 +247,12 @@ void ir_note(ir_diag *d, ir_loc loc, const char *fmt, ...) {
     va_end(ap);
 }
 
-int ir_diag_errors(const ir_diag *d) { return d->errors; }
-int ir_diag_warnings(const ir_diag *d) { return d->warnings; }
-const char *ir_diag_text(const ir_diag *d) { return d->buf ? d->buf : ""; }
+int ir_diag_errors(const ir_diag *d) {
+    return d->errors;
+}
+int ir_diag_warnings(const ir_diag *d) {
+    return d->warnings;
+}
+const char *ir_diag_text(const ir_diag *d) {
+    return d->buf ? d->buf : "";
+}

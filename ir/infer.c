@@ -13,9 +13,13 @@
         return false;                                                                              \
     } while (0)
 
-static const ir_node *opnd(const ir_graph *g, const ir_node *n, int k) { return &g->nodes[n->in[k]]; }
+static const ir_node *opnd(const ir_graph *g, const ir_node *n, int k) {
+    return &g->nodes[n->in[k]];
+}
 
-static const char *ty(const ir_node *x, char *buf) { return ir_type_str(x->dtype, &x->shape, buf, 160); }
+static const char *ty(const ir_node *x, char *buf) {
+    return ir_type_str(x->dtype, &x->shape, buf, 160);
+}
 
 bool ir_broadcast(const ir_shape *a, const ir_shape *b, ir_shape *out) {
     ir_shape r = {0};
@@ -32,12 +36,14 @@ bool ir_broadcast(const ir_shape *a, const ir_shape *b, ir_shape *out) {
 
 static bool need_float(const ir_node *n, const ir_node *x, ir_err *e) {
     if (ir_dtype_is_float(x->dtype)) return true;
-    FAIL("'%s' needs a floating-point operand, not %s", ir_ops[n->op].name, ir_dtype_name(x->dtype));
+    FAIL("'%s' needs a floating-point operand, not %s", ir_ops[n->op].name,
+         ir_dtype_name(x->dtype));
 }
 
 static bool infer_unary(const ir_graph *g, ir_node *n, ir_err *e) {
     const ir_node *x = opnd(g, n, 0);
-    bool ok = ir_dtype_is_float(x->dtype) || (x->dtype == IR_I32 && (n->op == IR_NEG || n->op == IR_ABS));
+    bool ok =
+        ir_dtype_is_float(x->dtype) || (x->dtype == IR_I32 && (n->op == IR_NEG || n->op == IR_ABS));
     if (!ok) FAIL("'%s' is not defined on %s tensors", ir_ops[n->op].name, ir_dtype_name(x->dtype));
     n->dtype = x->dtype;
     n->shape = x->shape;
@@ -48,7 +54,8 @@ static bool infer_binary(const ir_graph *g, ir_node *n, ir_err *e) {
     const ir_node *a = opnd(g, n, 0), *b = opnd(g, n, 1);
     char t1[160], t2[160];
     if (a->dtype != b->dtype)
-        FAIL("operands of '%s' have different dtypes: %s and %s", ir_ops[n->op].name, ty(a, t1), ty(b, t2));
+        FAIL("operands of '%s' have different dtypes: %s and %s", ir_ops[n->op].name, ty(a, t1),
+             ty(b, t2));
     ir_dtype t = a->dtype;
     bool ok;
     switch (n->op) {
@@ -59,7 +66,8 @@ static bool infer_binary(const ir_graph *g, ir_node *n, ir_err *e) {
     }
     if (!ok) FAIL("'%s' is not defined on %s tensors", ir_ops[n->op].name, ir_dtype_name(t));
     if (!ir_broadcast(&a->shape, &b->shape, &n->shape)) {
-        snprintf(e->note, sizeof e->note, "dimensions must be equal or 1, compared from the last axis");
+        snprintf(e->note, sizeof e->note,
+                 "dimensions must be equal or 1, compared from the last axis");
         FAIL("cannot broadcast %s with %s", ty(a, t1), ty(b, t2));
     }
     n->dtype = ir_ops[n->op].kind == IR_K_COMPARE ? IR_BOOL : t;
@@ -69,8 +77,10 @@ static bool infer_binary(const ir_graph *g, ir_node *n, ir_err *e) {
 static bool infer_where(const ir_graph *g, ir_node *n, ir_err *e) {
     const ir_node *c = opnd(g, n, 0), *a = opnd(g, n, 1), *b = opnd(g, n, 2);
     char t1[160], t2[160], t3[160];
-    if (c->dtype != IR_BOOL) FAIL("the condition of 'where' must be bool, not %s", ir_dtype_name(c->dtype));
-    if (a->dtype != b->dtype) FAIL("the branches of 'where' have different dtypes: %s and %s", ty(a, t1), ty(b, t2));
+    if (c->dtype != IR_BOOL)
+        FAIL("the condition of 'where' must be bool, not %s", ir_dtype_name(c->dtype));
+    if (a->dtype != b->dtype)
+        FAIL("the branches of 'where' have different dtypes: %s and %s", ty(a, t1), ty(b, t2));
     ir_shape s;
     if (!ir_broadcast(&c->shape, &a->shape, &s) || !ir_broadcast(&s, &b->shape, &n->shape))
         FAIL("cannot broadcast %s, %s and %s", ty(c, t1), ty(a, t2), ty(b, t3));
@@ -80,12 +90,15 @@ static bool infer_where(const ir_graph *g, ir_node *n, ir_err *e) {
 
 /* NumPy matmul with optional transposition of each operand's last two axes;
  * 1-D operands are promoted and the promoted axis dropped again. */
-static bool matmul_shape(const ir_node *n, const ir_node *a, const ir_node *b, ir_shape *out, ir_err *e) {
+static bool matmul_shape(const ir_node *n, const ir_node *a, const ir_node *b, ir_shape *out,
+                         ir_err *e) {
     char t1[160], t2[160];
     if (a->dtype != b->dtype)
         FAIL("operands of matmul have different dtypes: %s and %s", ty(a, t1), ty(b, t2));
-    if (!ir_dtype_is_float(a->dtype)) FAIL("matmul needs floating-point operands, not %s", ir_dtype_name(a->dtype));
-    if (a->shape.rank < 1 || b->shape.rank < 1) FAIL("matmul operands must have at least one axis: %s @ %s", ty(a, t1), ty(b, t2));
+    if (!ir_dtype_is_float(a->dtype))
+        FAIL("matmul needs floating-point operands, not %s", ir_dtype_name(a->dtype));
+    if (a->shape.rank < 1 || b->shape.rank < 1)
+        FAIL("matmul operands must have at least one axis: %s @ %s", ty(a, t1), ty(b, t2));
     if ((n->a.ta && a->shape.rank < 2) || (n->a.tb && b->shape.rank < 2))
         FAIL("a transposed matmul operand needs two axes");
     ir_shape sa = a->shape, sb = b->shape;
@@ -97,14 +110,17 @@ static bool matmul_shape(const ir_node *n, const ir_node *a, const ir_node *b, i
     int64_t kb = sb.d[sb.rank - 2], nn = sb.d[sb.rank - 1];
     if (n->a.tb) kb = sb.d[sb.rank - 1], nn = sb.d[sb.rank - 2];
     if (ka != kb) {
-        snprintf(e->note, sizeof e->note, "the last axis of the left operand (%lld) must equal the %s axis of the right one (%lld)",
+        snprintf(e->note, sizeof e->note,
+                 "the last axis of the left operand (%lld) must equal the %s axis of the right one "
+                 "(%lld)",
                  (long long)ka, vb ? "only" : "second-to-last", (long long)kb);
         FAIL("matmul shapes do not fit: %s @ %s", ty(a, t1), ty(b, t2));
     }
     ir_shape ba = {sa.rank - 2, {0}}, bb = {sb.rank - 2, {0}}, bs;
     memcpy(ba.d, sa.d, sizeof(int64_t) * (size_t)ba.rank);
     memcpy(bb.d, sb.d, sizeof(int64_t) * (size_t)bb.rank);
-    if (!ir_broadcast(&ba, &bb, &bs)) FAIL("matmul batch dimensions do not broadcast: %s @ %s", ty(a, t1), ty(b, t2));
+    if (!ir_broadcast(&ba, &bb, &bs))
+        FAIL("matmul batch dimensions do not broadcast: %s @ %s", ty(a, t1), ty(b, t2));
     if (bs.rank + 2 > IR_MAX_RANK) FAIL("matmul result has more than %d axes", IR_MAX_RANK);
     *out = bs;
     if (!va) out->d[out->rank++] = m;
@@ -120,8 +136,8 @@ static bool infer_matmul(const ir_graph *g, ir_node *n, ir_err *e) {
         const ir_node *bias = opnd(g, n, 2);
         char t1[160];
         if (n->a.ta) FAIL("linear does not take a transposed input");
-        if (n->shape.rank < 1 || bias->shape.rank != 1 || bias->shape.d[0] != n->shape.d[n->shape.rank - 1] ||
-            bias->dtype != n->dtype)
+        if (n->shape.rank < 1 || bias->shape.rank != 1 ||
+            bias->shape.d[0] != n->shape.d[n->shape.rank - 1] || bias->dtype != n->dtype)
             FAIL("the bias of linear must be %s[%lld], not %s", ir_dtype_name(n->dtype),
                  (long long)(n->shape.rank ? n->shape.d[n->shape.rank - 1] : 0), ty(bias, t1));
     }
@@ -138,14 +154,17 @@ static bool infer_reduce(const ir_graph *g, ir_node *n, ir_err *e) {
     n->shape.rank = 0;
     for (int i = 0; i < r; i++) {
         bool red = n->a.axes & (1u << i);
-        if (!red) n->shape.d[n->shape.rank++] = x->shape.d[i];
-        else if (n->a.keepdims) n->shape.d[n->shape.rank++] = 1;
+        if (!red)
+            n->shape.d[n->shape.rank++] = x->shape.d[i];
+        else if (n->a.keepdims)
+            n->shape.d[n->shape.rank++] = 1;
     }
     return true;
 }
 
 static bool norm_axis(int64_t *axis, int rank, ir_err *e) {
-    if (*axis < -rank || *axis >= rank) FAIL("axis %lld is out of range for a tensor of rank %d", (long long)*axis, rank);
+    if (*axis < -rank || *axis >= rank)
+        FAIL("axis %lld is out of range for a tensor of rank %d", (long long)*axis, rank);
     if (*axis < 0) *axis += rank;
     return true;
 }
@@ -162,10 +181,12 @@ static bool infer_norm(const ir_graph *g, ir_node *n, ir_err *e) {
         for (int k = 1; k < n->nin; k++) {
             const ir_node *p = opnd(g, n, k);
             if (p->dtype != x->dtype || p->shape.rank != 1 || p->shape.d[0] != last) {
-                snprintf(e->note, sizeof e->note, "gamma and beta have the shape of the last axis: %s[%lld]",
+                snprintf(e->note, sizeof e->note,
+                         "gamma and beta have the shape of the last axis: %s[%lld]",
                          ir_dtype_name(x->dtype), (long long)last);
                 FAIL("'%s' of %s needs %s of type %s[%lld], not %s", ir_ops[n->op].name, ty(x, t1),
-                     k == 1 ? "gamma" : "beta", ir_dtype_name(x->dtype), (long long)last, ty(p, (char[160]){0}));
+                     k == 1 ? "gamma" : "beta", ir_dtype_name(x->dtype), (long long)last,
+                     ty(p, (char[160]){0}));
             }
         }
     }
@@ -192,11 +213,15 @@ static bool infer_reshape(const ir_graph *g, ir_node *n, ir_err *e) {
         }
     }
     if (hole >= 0) {
-        if (total % known) FAIL("cannot reshape %s: %lld elements do not divide into %lld", ty(x, t1), (long long)total, (long long)known);
+        if (total % known)
+            FAIL("cannot reshape %s: %lld elements do not divide into %lld", ty(x, t1),
+                 (long long)total, (long long)known);
         s->d[hole] = total / known;
         known = total;
     }
-    if (known != total) FAIL("cannot reshape %s to %s: element counts differ", ty(x, t1), ir_shape_str(s, t2, sizeof t2));
+    if (known != total)
+        FAIL("cannot reshape %s to %s: element counts differ", ty(x, t1),
+             ir_shape_str(s, t2, sizeof t2));
     n->dtype = x->dtype;
     n->shape = *s;
     return true;
@@ -211,15 +236,18 @@ static bool infer_transpose(const ir_graph *g, ir_node *n, ir_err *e) {
         if (p < 0 || p >= r || seen[p]) {
             int64_t v[IR_MAX_RANK];
             char buf[160];
-            for (int k = 0; k < r; k++) v[k] = n->a.perm[k];
+            for (int k = 0; k < r; k++)
+                v[k] = n->a.perm[k];
             ir_shape ps = ir_shape_make(r, v);
             ir_shape_str(&ps, buf, sizeof buf);
-            FAIL("transpose permutation %s is not a permutation of the %d axes of %s", buf, r, ty(x, (char[160]){0}));
+            FAIL("transpose permutation %s is not a permutation of the %d axes of %s", buf, r,
+                 ty(x, (char[160]){0}));
         }
         seen[p] = true;
         n->shape.d[i] = x->shape.d[p];
     }
-    for (int i = r; i < IR_MAX_RANK; i++) n->a.perm[i] = 0;
+    for (int i = r; i < IR_MAX_RANK; i++)
+        n->a.perm[i] = 0;
     n->shape.rank = r;
     n->dtype = x->dtype;
     return true;
@@ -236,8 +264,8 @@ static bool infer_slice(const ir_graph *g, ir_node *n, ir_err *e) {
     s = s < 0 ? 0 : s > dim ? dim : s;
     t = t < 0 ? 0 : t > dim ? dim : t;
     if (s >= t)
-        FAIL("slice [%lld:%lld] of an axis of length %lld is empty", (long long)n->a.start, (long long)n->a.end,
-             (long long)dim);
+        FAIL("slice [%lld:%lld] of an axis of length %lld is empty", (long long)n->a.start,
+             (long long)n->a.end, (long long)dim);
     n->a.start = s;
     n->a.end = t;
     n->dtype = x->dtype;
@@ -256,10 +284,13 @@ static bool infer_concat(const ir_graph *g, ir_node *n, ir_err *e) {
     for (int k = 1; k < n->nin; k++) {
         const ir_node *y = opnd(g, n, k);
         bool ok = y->dtype == x->dtype && y->shape.rank == x->shape.rank;
-        for (int i = 0; ok && i < x->shape.rank; i++) ok = i == n->a.axis || y->shape.d[i] == x->shape.d[i];
+        for (int i = 0; ok && i < x->shape.rank; i++)
+            ok = i == n->a.axis || y->shape.d[i] == x->shape.d[i];
         if (!ok) {
-            snprintf(e->note, sizeof e->note, "all operands must agree except along axis %lld", (long long)n->a.axis);
-            FAIL("cannot concatenate %s and %s along axis %lld", ty(x, t1), ty(y, t2), (long long)n->a.axis);
+            snprintf(e->note, sizeof e->note, "all operands must agree except along axis %lld",
+                     (long long)n->a.axis);
+            FAIL("cannot concatenate %s and %s along axis %lld", ty(x, t1), ty(y, t2),
+                 (long long)n->a.axis);
         }
         n->shape.d[n->a.axis] += y->shape.d[n->a.axis];
         if (n->shape.d[n->a.axis] > IR_MAX_DIM) FAIL("concat result axis is longer than 2^31 - 1");
@@ -271,9 +302,11 @@ static bool infer_gather(const ir_graph *g, ir_node *n, ir_err *e) {
     const ir_node *t = opnd(g, n, 0), *ix = opnd(g, n, 1);
     if (t->shape.rank < 1) FAIL("the table of gather must have at least one axis");
     if (ix->dtype != IR_I32) FAIL("gather indices must be i32, not %s", ir_dtype_name(ix->dtype));
-    if (ix->shape.rank + t->shape.rank - 1 > IR_MAX_RANK) FAIL("gather result has more than %d axes", IR_MAX_RANK);
+    if (ix->shape.rank + t->shape.rank - 1 > IR_MAX_RANK)
+        FAIL("gather result has more than %d axes", IR_MAX_RANK);
     n->shape = ix->shape;
-    for (int i = 1; i < t->shape.rank; i++) n->shape.d[n->shape.rank++] = t->shape.d[i];
+    for (int i = 1; i < t->shape.rank; i++)
+        n->shape.d[n->shape.rank++] = t->shape.d[i];
     n->dtype = t->dtype;
     return true;
 }
@@ -281,7 +314,8 @@ static bool infer_gather(const ir_graph *g, ir_node *n, ir_err *e) {
 static bool infer_causal(const ir_graph *g, ir_node *n, ir_err *e) {
     const ir_node *x = opnd(g, n, 0);
     if (!need_float(n, x, e)) return false;
-    if (x->shape.rank < 2) FAIL("causal_mask needs at least two axes, not %s", ty(x, (char[160]){0}));
+    if (x->shape.rank < 2)
+        FAIL("causal_mask needs at least two axes, not %s", ty(x, (char[160]){0}));
     n->dtype = x->dtype;
     n->shape = x->shape;
     return true;
@@ -298,9 +332,11 @@ static bool infer_cast(const ir_graph *g, ir_node *n, ir_err *e) {
 bool ir_infer(const ir_graph *g, ir_node *n, ir_err *e) {
     e->msg[0] = e->note[0] = 0;
     const ir_opinfo *op = &ir_ops[n->op];
-    if (op->nin >= 0 ? n->nin != op->nin : n->nin < 1) FAIL("'%s' takes %d operands, not %d", op->name, op->nin, n->nin);
+    if (op->nin >= 0 ? n->nin != op->nin : n->nin < 1)
+        FAIL("'%s' takes %d operands, not %d", op->name, op->nin, n->nin);
     for (int k = 0; k < n->nin; k++)
-        if (n->in[k] < 0 || n->in[k] >= g->nnodes) FAIL("operand %d of '%s' is not a value", k, op->name);
+        if (n->in[k] < 0 || n->in[k] >= g->nnodes)
+            FAIL("operand %d of '%s' is not a value", k, op->name);
     bool ok;
     switch (n->op) {
     case IR_INPUT:
@@ -326,6 +362,7 @@ bool ir_infer(const ir_graph *g, ir_node *n, ir_err *e) {
         default: ir_internal_error("no type rule for op '%s'", op->name);
         }
     }
-    if (ok && ir_shape_numel(&n->shape) > IR_MAX_NUMEL) FAIL("the result of '%s' has more than 2^48 elements", op->name);
+    if (ok && ir_shape_numel(&n->shape) > IR_MAX_NUMEL)
+        FAIL("the result of '%s' has more than 2^48 elements", op->name);
     return ok;
 }

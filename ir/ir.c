@@ -27,7 +27,8 @@ ir_graph *ir_graph_new(const char *model) {
 
 void ir_graph_free(ir_graph *g) {
     if (!g) return;
-    for (int32_t i = 0; i < g->nnodes; i++) ir_tensor_free(g->nodes[i].value);
+    for (int32_t i = 0; i < g->nnodes; i++)
+        ir_tensor_free(g->nodes[i].value);
     free(g->nodes);
     free(g->outputs);
     ir_arena_free(g->arena);
@@ -95,7 +96,17 @@ ir_ref ir_build_scalar(ir_graph *g, ir_dtype t, double v, ir_loc loc) {
 
 /* Which attributes each op reads; one place so printing, hashing and
  * equality agree. */
-enum { A_AXIS = 1, A_SLICE = 2, A_AXES = 4, A_EPS = 8, A_PERM = 16, A_SHAPE = 32, A_DTYPE = 64, A_T = 128, A_APPROX = 256 };
+enum {
+    A_AXIS = 1,
+    A_SLICE = 2,
+    A_AXES = 4,
+    A_EPS = 8,
+    A_PERM = 16,
+    A_SHAPE = 32,
+    A_DTYPE = 64,
+    A_T = 128,
+    A_APPROX = 256
+};
 
 static unsigned attr_mask(ir_op op) {
     switch (op) {
@@ -149,10 +160,12 @@ uint64_t ir_attrs_hash(ir_op op, const ir_attrs *a) {
         h = mix(h, bits);
     }
     if (m & A_PERM)
-        for (int i = 0; i < IR_MAX_RANK; i++) h = mix(h, (uint64_t)a->perm[i]);
+        for (int i = 0; i < IR_MAX_RANK; i++)
+            h = mix(h, (uint64_t)a->perm[i]);
     if (m & A_SHAPE) {
         h = mix(h, (uint64_t)a->shape.rank);
-        for (int i = 0; i < a->shape.rank; i++) h = mix(h, (uint64_t)a->shape.d[i]);
+        for (int i = 0; i < a->shape.rank; i++)
+            h = mix(h, (uint64_t)a->shape.d[i]);
     }
     if (m & A_DTYPE) h = mix(h, a->dtype);
     if (m & A_T) h = mix(h, a->ta * 2u + a->tb);
@@ -164,7 +177,8 @@ uint64_t ir_attrs_hash(ir_op op, const ir_attrs *a) {
 
 static void print_list(FILE *out, const int64_t *v, int n) {
     fputc('[', out);
-    for (int i = 0; i < n; i++) fprintf(out, "%s%" PRId64, i ? ", " : "", v[i]);
+    for (int i = 0; i < n; i++)
+        fprintf(out, "%s%" PRId64, i ? ", " : "", v[i]);
     fputc(']', out);
 }
 
@@ -173,7 +187,8 @@ static void print_attrs(FILE *out, const ir_node *n) {
     const ir_attrs *a = &n->a;
     const char *sep = " {";
     if (m & A_AXIS) fprintf(out, "%saxis=%" PRId64, sep, a->axis), sep = ", ";
-    if (m & A_SLICE) fprintf(out, "%sstart=%" PRId64 ", end=%" PRId64, sep, a->start, a->end), sep = ", ";
+    if (m & A_SLICE)
+        fprintf(out, "%sstart=%" PRId64 ", end=%" PRId64, sep, a->start, a->end), sep = ", ";
     if (m & A_AXES) {
         int64_t ax[32];
         int k = 0;
@@ -188,7 +203,8 @@ static void print_attrs(FILE *out, const ir_node *n) {
     if (m & A_PERM) {
         int64_t p[IR_MAX_RANK];
         int r = n->shape.rank;
-        for (int i = 0; i < r; i++) p[i] = a->perm[i];
+        for (int i = 0; i < r; i++)
+            p[i] = a->perm[i];
         fprintf(out, "%sperm=", sep);
         print_list(out, p, r);
         sep = ", ";
@@ -238,7 +254,8 @@ void ir_print(const ir_graph *g, FILE *out) {
         const ir_node *n = &g->nodes[i];
         fprintf(out, "%%%d = %s", i, ir_ops[n->op].name);
         if (n->name) fprintf(out, " \"%s\"", n->name);
-        for (int k = 0; k < n->nin; k++) fprintf(out, "%s%%%d", k ? ", " : " ", n->in[k]);
+        for (int k = 0; k < n->nin; k++)
+            fprintf(out, "%s%%%d", k ? ", " : " ", n->in[k]);
         print_attrs(out, n);
         fprintf(out, " : %s", ir_type_str(n->dtype, &n->shape, ty, sizeof ty));
         if (n->op == IR_CONST && n->value) print_value(out, n->value);
@@ -266,7 +283,8 @@ bool ir_verify(const ir_graph *g, ir_diag *d) {
         }
         for (int k = 0; k < n->nin; k++)
             if (n->in[k] < 0 || n->in[k] >= i) {
-                ir_error(d, IR_NOLOC, "IR verifier: operand %d of %%%d (%s) is %%%d, not an earlier value", k, i,
+                ir_error(d, IR_NOLOC,
+                         "IR verifier: operand %d of %%%d (%s) is %%%d, not an earlier value", k, i,
                          op->name, n->in[k]);
                 return false;
             }
@@ -280,7 +298,8 @@ bool ir_verify(const ir_graph *g, ir_diag *d) {
             ir_error(d, IR_NOLOC, "IR verifier: constant %%%d has no value", i);
             return false;
         }
-        if (n->value && (n->value->dtype != n->dtype || !ir_shape_eq(&n->value->shape, &n->shape))) {
+        if (n->value &&
+            (n->value->dtype != n->dtype || !ir_shape_eq(&n->value->shape, &n->shape))) {
             ir_error(d, IR_NOLOC, "IR verifier: %%%d holds data of type %s, not %s", i,
                      ir_type_str(n->value->dtype, &n->value->shape, t1, sizeof t1),
                      ir_type_str(n->dtype, &n->shape, t2, sizeof t2));
@@ -290,11 +309,13 @@ bool ir_verify(const ir_graph *g, ir_diag *d) {
         ir_node copy = *n;
         ir_err e;
         if (!ir_infer(g, &copy, &e)) {
-            ir_error(d, IR_NOLOC, "IR verifier: %%%d (%s) breaks its type rule: %s", i, op->name, e.msg);
+            ir_error(d, IR_NOLOC, "IR verifier: %%%d (%s) breaks its type rule: %s", i, op->name,
+                     e.msg);
             return false;
         }
         if (copy.dtype != n->dtype || !ir_shape_eq(&copy.shape, &n->shape)) {
-            ir_error(d, IR_NOLOC, "IR verifier: %%%d (%s) is recorded as %s but its operands give %s", i,
+            ir_error(d, IR_NOLOC,
+                     "IR verifier: %%%d (%s) is recorded as %s but its operands give %s", i,
                      op->name, ir_type_str(n->dtype, &n->shape, t1, sizeof t1),
                      ir_type_str(copy.dtype, &copy.shape, t2, sizeof t2));
             return false;
@@ -321,9 +342,12 @@ ir_tensor *ir_param_value(const ir_node *n) {
     switch (n->init.kind) {
     case IR_INIT_ONES:
         for (int64_t i = 0; i < count; i++) {
-            if (n->dtype == IR_I32) ((int32_t *)t->data)[i] = 1;
-            else if (n->dtype == IR_BOOL) ((uint8_t *)t->data)[i] = 1;
-            else ((float *)t->data)[i] = 1.0f;
+            if (n->dtype == IR_I32)
+                ((int32_t *)t->data)[i] = 1;
+            else if (n->dtype == IR_BOOL)
+                ((uint8_t *)t->data)[i] = 1;
+            else
+                ((float *)t->data)[i] = 1.0f;
         }
         break;
     case IR_INIT_NORMAL: ir_fill_normal(t, n->init.seed, n->name, n->init.a, n->init.b); break;

@@ -77,18 +77,18 @@ const char *ir_diag_text(const ir_diag *d);
 
 typedef enum ir_dtype { IR_F32, IR_F16, IR_BF16, IR_I32, IR_BOOL, IR_NDTYPES } ir_dtype;
 
-#define IR_MAX_RANK 8
-#define IR_MAX_DIM  2147483647LL      /* 2^31 - 1 */
+#define IR_MAX_RANK  8
+#define IR_MAX_DIM   2147483647LL /* 2^31 - 1 */
 #define IR_MAX_NUMEL (1LL << 48)
 
 typedef struct ir_shape {
-    int rank;                 /* 0 for a scalar */
-    int64_t d[IR_MAX_RANK];   /* dimensions, each 1..IR_MAX_DIM */
+    int rank;               /* 0 for a scalar */
+    int64_t d[IR_MAX_RANK]; /* dimensions, each 1..IR_MAX_DIM */
 } ir_shape;
 
-const char *ir_dtype_name(ir_dtype t);       /* "f32" ... */
-int ir_dtype_parse(const char *s);           /* -1 if not a dtype name */
-bool ir_dtype_is_float(ir_dtype t);          /* f32, f16, bf16 */
+const char *ir_dtype_name(ir_dtype t); /* "f32" ... */
+int ir_dtype_parse(const char *s);     /* -1 if not a dtype name */
+bool ir_dtype_is_float(ir_dtype t);    /* f32, f16, bf16 */
 /* Bytes per element in memory. f16 and bf16 values are held as float,
  * already rounded to their dtype, so every float kernel works on float. */
 size_t ir_dtype_size(ir_dtype t);
@@ -147,9 +147,9 @@ int ir_weights_get(ir_weights *w, const char *name, ir_tensor **out, ir_diag *d)
 void ir_weights_warn_unused(ir_weights *w, ir_diag *d);
 
 /* The deterministic generator behind normal() and uniform() (docs/formats.md
- * documents it; large fills run on several threads without changing values): element i of a param draws from a counter-based stream keyed
- * by the seed and the param's name, so values do not depend on the order of
- * params or on threads. */
+ * documents it; large fills run on several threads without changing values): element i of a param
+ * draws from a counter-based stream keyed by the seed and the param's name, so values do not depend
+ * on the order of params or on threads. */
 void ir_fill_uniform(ir_tensor *t, uint64_t seed, const char *name, double lo, double hi);
 void ir_fill_normal(ir_tensor *t, uint64_t seed, const char *name, double mean, double std);
 
@@ -236,7 +236,7 @@ typedef enum ir_op {
 #define X(e, name, nin, kind) IR_##e,
     IR_OPS(X)
 #undef X
-    IR_NOPS
+        IR_NOPS
 } ir_op;
 
 typedef struct ir_opinfo {
@@ -253,20 +253,27 @@ typedef int32_t ir_ref;
 #define IR_NONE (-1)
 
 typedef struct ir_attrs {
-    int64_t axis;              /* softmax, slice, concat */
-    int64_t start, end;        /* slice bounds */
-    uint32_t axes;             /* reductions: bit i set = reduce axis i */
-    bool keepdims;             /* reductions keep reduced axes as 1 */
-    bool ta, tb;               /* matmul/linear: operand transposed */
-    bool approx_tanh;          /* gelu: the tanh form */
-    double eps;                /* layernorm, rmsnorm */
-    int8_t perm[IR_MAX_RANK];  /* transpose: output axis i is input axis perm[i] */
-    ir_shape shape;            /* reshape target */
-    ir_dtype dtype;            /* cast target */
+    int64_t axis;             /* softmax, slice, concat */
+    int64_t start, end;       /* slice bounds */
+    uint32_t axes;            /* reductions: bit i set = reduce axis i */
+    bool keepdims;            /* reductions keep reduced axes as 1 */
+    bool ta, tb;              /* matmul/linear: operand transposed */
+    bool approx_tanh;         /* gelu: the tanh form */
+    double eps;               /* layernorm, rmsnorm */
+    int8_t perm[IR_MAX_RANK]; /* transpose: output axis i is input axis perm[i] */
+    ir_shape shape;           /* reshape target */
+    ir_dtype dtype;           /* cast target */
 } ir_attrs;
 
 /* How a param gets its value when no weights entry supplies it. */
-typedef enum ir_init_kind { IR_INIT_NONE, IR_INIT_ZEROS, IR_INIT_ONES, IR_INIT_NORMAL, IR_INIT_UNIFORM, IR_INIT_DATA } ir_init_kind;
+typedef enum ir_init_kind {
+    IR_INIT_NONE,
+    IR_INIT_ZEROS,
+    IR_INIT_ONES,
+    IR_INIT_NORMAL,
+    IR_INIT_UNIFORM,
+    IR_INIT_DATA
+} ir_init_kind;
 
 typedef struct ir_init {
     ir_init_kind kind; /* which initializer */
@@ -275,16 +282,16 @@ typedef struct ir_init {
 } ir_init;
 
 typedef struct ir_node {
-    ir_op op;        /* what it computes */
-    ir_dtype dtype;  /* result dtype */
-    ir_shape shape;  /* result shape */
-    int32_t nin;     /* operand count */
-    ir_ref *in;      /* operands (arena) */
-    ir_attrs a;      /* attributes, see IR_OPS */
-    const char *name;/* input and param name (arena) */
-    ir_loc loc;      /* source span that created it: runtime errors name it */
-    ir_init init;    /* param: initializer */
-    ir_tensor *value;/* const: its value; param: data (weights, file, or materialized) */
+    ir_op op;         /* what it computes */
+    ir_dtype dtype;   /* result dtype */
+    ir_shape shape;   /* result shape */
+    int32_t nin;      /* operand count */
+    ir_ref *in;       /* operands (arena) */
+    ir_attrs a;       /* attributes, see IR_OPS */
+    const char *name; /* input and param name (arena) */
+    ir_loc loc;       /* source span that created it: runtime errors name it */
+    ir_init init;     /* param: initializer */
+    ir_tensor *value; /* const: its value; param: data (weights, file, or materialized) */
 } ir_node;
 
 typedef struct ir_output {
@@ -296,14 +303,14 @@ typedef struct ir_output {
 /* A model: nodes in topological order (operands precede users). Sources of
  * the graph are its INPUT nodes, in declaration order. */
 typedef struct ir_graph {
-    ir_arena *arena;     /* names, operand arrays */
-    const char *model;   /* model name ("model" item, else the file's stem) */
-    ir_node *nodes;      /* node array (grown with realloc; refs stay valid) */
-    int32_t nnodes;      /* nodes in use */
-    int32_t cap;         /* nodes allocated */
-    ir_output *outputs;  /* in declaration order */
-    int32_t noutputs;    /* outputs in use */
-    int32_t outcap;      /* outputs allocated */
+    ir_arena *arena;    /* names, operand arrays */
+    const char *model;  /* model name ("model" item, else the file's stem) */
+    ir_node *nodes;     /* node array (grown with realloc; refs stay valid) */
+    int32_t nnodes;     /* nodes in use */
+    int32_t cap;        /* nodes allocated */
+    ir_output *outputs; /* in declaration order */
+    int32_t noutputs;   /* outputs in use */
+    int32_t outcap;     /* outputs allocated */
 } ir_graph;
 
 ir_graph *ir_graph_new(const char *model);
@@ -371,5 +378,41 @@ int ir_eval(const ir_graph *g, ir_tensor *const *inputs, ir_tensor **outputs, in
  * Returns NULL (and reports) on a run-time error. */
 ir_tensor *ir_eval_node(const ir_graph *g, const ir_node *n, ir_tensor *const *operands,
                         int nthreads, ir_diag *d);
+
+/* ---------------------------------------------------------- targets */
+
+/* The modeled wafer (../shared/spec/machine.md). Every stage after the IR
+ * reads machine parameters from here, never from constants. */
+typedef struct ir_target {
+    char name[64];         /* "wse2", "wse3" or the target file's name */
+    int32_t width;         /* fabric width in PEs (x grows east) */
+    int32_t height;        /* fabric height in PEs (y grows south) */
+    int64_t sram_bytes;    /* SRAM per PE */
+    int32_t sram_banks;    /* SRAM banks per PE */
+    int32_t colors;        /* routable colours per router */
+    int32_t queue_depth;   /* router input queue per colour, in wavelets (2..8) */
+    int32_t link_wavelets; /* wavelets per cycle per link per direction */
+    int32_t hop_cycles;    /* cycles per router hop */
+    int32_t fp32_lanes;    /* fp32 multiply-add lanes per cycle */
+    int32_t fp16_lanes;    /* fp16 multiply-add lanes per cycle */
+    int32_t sram_reads;    /* 32-bit SRAM reads per cycle */
+    int32_t sram_writes;   /* 32-bit SRAM writes per cycle */
+    int32_t task_cycles;   /* cycles to start a task */
+    double clock_hz;       /* clock, for latency in seconds */
+} ir_target;
+
+/* Fills *t with a preset ("wse2", "wse3"); false if there is none. */
+bool ir_target_preset(const char *name, ir_target *t);
+/* Reads a target file: `key = value` lines, `#` comments, starting from the
+ * preset named by an optional `base = wse2|wse3` line (default wse3). Every
+ * key is a field name above; unknown keys and out-of-range values are
+ * errors reported at their line. */
+bool ir_target_load(const char *path, ir_target *t, ir_diag *d);
+/* --fabric WxH: a rectangle no larger than the target's fabric. */
+bool ir_target_set_fabric(ir_target *t, int32_t w, int32_t h, ir_diag *d);
+/* The text of `wsc help targets`: presets, keys, ranges and an example. */
+void ir_target_help(FILE *out);
+/* Writes the target as a target file (every key), for dumps and artifacts. */
+void ir_target_write(const ir_target *t, FILE *out);
 
 #endif

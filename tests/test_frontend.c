@@ -26,7 +26,8 @@ static void write_file(const char *name, const char *text) {
 
 /* Compiles `text` as m.wsm; returns the graph (NULL on error) and the
  * diagnostics text in *diag_out (caller frees). */
-static ir_graph *compile_defs(const char *text, const fe_define *defs, int ndefs, char **diag_out, int *status) {
+static ir_graph *compile_defs(const char *text, const fe_define *defs, int ndefs, char **diag_out,
+                              int *status) {
     write_file("m.wsm", text);
     char path[512];
     snprintf(path, sizeof path, "%s/m.wsm", tmpdir);
@@ -40,11 +41,14 @@ static ir_graph *compile_defs(const char *text, const fe_define *defs, int ndefs
     return g;
 }
 
-static ir_graph *compile(const char *text, char **diag_out) { return compile_defs(text, NULL, 0, diag_out, NULL); }
+static ir_graph *compile(const char *text, char **diag_out) {
+    return compile_defs(text, NULL, 0, diag_out, NULL);
+}
 
 static int count_op(const ir_graph *g, ir_op op) {
     int n = 0;
-    for (int i = 0; i < g->nnodes; i++) n += g->nodes[i].op == op;
+    for (int i = 0; i < g->nnodes; i++)
+        n += g->nodes[i].op == op;
     return n;
 }
 
@@ -68,13 +72,15 @@ static void expect_error(const char *text, int line, int col, const char *what) 
     if (g) fail_msg("compiled without error:\n%s", text);
     char loc[64];
     snprintf(loc, sizeof loc, "m.wsm:%d:%d: error: ", line, col);
-    if (!strstr(diag, loc) || !strstr(diag, what)) fail_msg("want %s...%s, got:\n%s", loc, what, diag);
+    if (!strstr(diag, loc) || !strstr(diag, what))
+        fail_msg("want %s...%s, got:\n%s", loc, what, diag);
     free(diag);
 }
 
 static void test_parse_only(void **state) {
     ir_diag *d = ir_diag_new(NULL);
-    const char *ok = "model m; const N = 4; input x: f32[N]; fn f(a: f32[K], s: float = 1.0) -> f32[K] { let b = a * s; return b; }\n"
+    const char *ok = "model m; const N = 4; input x: f32[N]; fn f(a: f32[K], s: float = 1.0) -> "
+                     "f32[K] { let b = a * s; return b; }\n"
                      "for i in 0..N { let y = x[i:]; } output z = f(x, s: 2.) @ x;";
     assert_int_equal(fe_parse_only("ok.wsm", ok, strlen(ok), d), 0);
     /* `0..L` is 0, .., L; 3. is a float; 1e-5 a float */
@@ -83,7 +89,8 @@ static void test_parse_only(void **state) {
     assert_int_equal(ir_diag_errors(d), 0);
     /* binary garbage is a bounded number of errors, never a crash */
     char garbage[4096];
-    for (size_t i = 0; i < sizeof garbage; i++) garbage[i] = (char)((i * 7919u) >> 3);
+    for (size_t i = 0; i < sizeof garbage; i++)
+        garbage[i] = (char)((i * 7919u) >> 3);
     assert_true(fe_parse_only("g.wsm", garbage, sizeof garbage, d) > 0);
     ir_diag_free(d);
 }
@@ -100,13 +107,15 @@ static void test_syntax_errors(void **state) {
 
 static void test_several_errors(void **state) {
     char *diag;
-    ir_graph *g = compile("input x: f32[4];\nlet a = x + alpha;\nlet b = a * 2.0;\noutput y = b + beta;\n", &diag);
+    ir_graph *g = compile(
+        "input x: f32[4];\nlet a = x + alpha;\nlet b = a * 2.0;\noutput y = b + beta;\n", &diag);
     assert_null(g);
     assert_non_null(strstr(diag, "m.wsm:2:13: error: undefined name 'alpha'"));
     assert_non_null(strstr(diag, "m.wsm:4:16: error: undefined name 'beta'"));
     /* the operation on an erroneous operand reports nothing more */
     int n = 0;
-    for (const char *p = diag; (p = strstr(p, "error:")); p++) n++;
+    for (const char *p = diag; (p = strstr(p, "error:")); p++)
+        n++;
     assert_int_equal(n, 2);
     /* caret line under the whole span */
     assert_non_null(strstr(diag, "    2 | let a = x + alpha;\n      |             ^~~~~\n"));
@@ -116,7 +125,8 @@ static void test_several_errors(void **state) {
 static void test_consts(void **state) {
     char *diag;
     ir_graph *g = compile("const A = 6; const B = A / 3 * 2 - 1; const C = 7.0 / 2;\n"
-                          "output a = B * 1.0; output b = C * 1.0; output r = rsqrt(64) * 1.0; output m = maximum(2, 3.5) * 1.0;\n",
+                          "output a = B * 1.0; output b = C * 1.0; output r = rsqrt(64) * 1.0; "
+                          "output m = maximum(2, 3.5) * 1.0;\n",
                           &diag);
     assert_non_null(g);
     assert_int_equal(g->noutputs, 4);
@@ -131,7 +141,9 @@ static void test_defines(void **state) {
     fe_define d[] = {{"B", "3"}, {"S", "0.5"}};
     int st;
     char *diag;
-    ir_graph *g = compile_defs("const B = 8; const S = 1.0; const D = 2 * B;\ninput x: f32[B, D];\noutput y = x * S;\n", d, 2, &diag, &st);
+    ir_graph *g = compile_defs(
+        "const B = 8; const S = 1.0; const D = 2 * B;\ninput x: f32[B, D];\noutput y = x * S;\n", d,
+        2, &diag, &st);
     assert_non_null(g);
     assert_int_equal(g->nodes[0].shape.d[0], 3);
     assert_int_equal(g->nodes[0].shape.d[1], 6); /* D follows B */
@@ -151,12 +163,13 @@ static void test_defines(void **state) {
 
 static void test_fn_shape_vars(void **state) {
     char *diag;
-    ir_graph *g = compile("fn linear(x: f32[N, K], w: f32[K, M]) -> f32[N, M] = x @ w;\n"
-                          "fn top(x: f32[N, C], k: int) -> f32[k, C] = slice(x, axis: 0, start: 0, end: k);\n"
-                          "input x: f32[6, 4]; param w: f32[4, 3] = ones;\n"
-                          "output y = top(linear(x, w), 2);\n"
-                          "output d = dim(linear(x, w), 1) * 1.0;\n",
-                          &diag);
+    ir_graph *g =
+        compile("fn linear(x: f32[N, K], w: f32[K, M]) -> f32[N, M] = x @ w;\n"
+                "fn top(x: f32[N, C], k: int) -> f32[k, C] = slice(x, axis: 0, start: 0, end: k);\n"
+                "input x: f32[6, 4]; param w: f32[4, 3] = ones;\n"
+                "output y = top(linear(x, w), 2);\n"
+                "output d = dim(linear(x, w), 1) * 1.0;\n",
+                &diag);
     assert_non_null(g);
     const ir_node *y = output(g, "y");
     assert_int_equal(y->shape.rank, 2);
@@ -166,28 +179,34 @@ static void test_fn_shape_vars(void **state) {
     ir_graph_free(g);
     free(diag);
     /* a shape variable inconsistent across parameters */
-    expect_error("fn f(a: f32[N], b: f32[N]) = a + b;\ninput x: f32[4]; input z: f32[5];\noutput y = f(x, z);\n", 3, 17,
-                 "does not fit f32[4]");
+    expect_error("fn f(a: f32[N], b: f32[N]) = a + b;\ninput x: f32[4]; input z: f32[5];\noutput y "
+                 "= f(x, z);\n",
+                 3, 17, "does not fit f32[4]");
     /* fn bodies do not see let names */
-    expect_error("input x: f32[4];\nlet s = x;\nfn f(a) = a + s;\noutput y = f(x);\n", 3, 15, "let name");
+    expect_error("input x: f32[4];\nlet s = x;\nfn f(a) = a + s;\noutput y = f(x);\n", 3, 15,
+                 "let name");
 }
 
 static void test_for_and_rebinding(void **state) {
     char *diag;
-    ir_graph *g = compile("input x: f32[4];\nlet h = x;\nfor i in 0..5 { let t = h * 2.0; h = t + i; }\noutput y = h;\n", &diag);
+    ir_graph *g = compile("input x: f32[4];\nlet h = x;\nfor i in 0..5 { let t = h * 2.0; h = t + "
+                          "i; }\noutput y = h;\n",
+                          &diag);
     assert_non_null(g);
     assert_int_equal(count_op(g, IR_MUL), 5);
     assert_int_equal(count_op(g, IR_ADD), 5);
     ir_graph_free(g);
     free(diag);
     /* the iteration's lets end with it */
-    expect_error("input x: f32[4];\nfor i in 0..2 { let t = x; }\noutput y = t;\n", 3, 12, "undefined name 't'");
+    expect_error("input x: f32[4];\nfor i in 0..2 { let t = x; }\noutput y = t;\n", 3, 12,
+                 "undefined name 't'");
     expect_error("input x: f32[4];\nx = x + 1.0;\noutput y = x;\n", 2, 1, "cannot rebind input");
 }
 
 static void test_outputs(void **state) {
     char *diag;
-    ir_graph *g = compile("input x: f32[4];\noutput y = x * 2.0;\ny = y + 1.0;\noutput z = y;\n", &diag);
+    ir_graph *g =
+        compile("input x: f32[4];\noutput y = x * 2.0;\ny = y + 1.0;\noutput z = y;\n", &diag);
     assert_non_null(g);
     assert_int_equal(g->noutputs, 2);
     assert_string_equal(g->outputs[0].name, "y");
@@ -203,7 +222,9 @@ static void test_imports(void **state) {
     write_file("lib2.wsm", "fn g(x: f32[M]) = x + 1.0;\n");
     char *diag;
     /* a shape variable in an imported fn stays one even with a const M here */
-    ir_graph *g = compile("import \"lib1.wsm\";\nimport \"lib2.wsm\";\nconst M = 9;\ninput x: f32[N];\noutput y = f(x) + g(x);\n", &diag);
+    ir_graph *g = compile("import \"lib1.wsm\";\nimport \"lib2.wsm\";\nconst M = 9;\ninput x: "
+                          "f32[N];\noutput y = f(x) + g(x);\n",
+                          &diag);
     if (!g) fail_msg("%s", diag);
     ir_graph_free(g);
     free(diag);
@@ -224,10 +245,12 @@ static void test_imports(void **state) {
 static void test_types_and_limits(void **state) {
     expect_error("input x: f32[0];\n", 1, 14, "out of range");
     expect_error("input x: f32[65536, 65536, 65536, 65536];\n", 1, 10, "2^48");
-    expect_error("input a: f32[4]; input i: i32[4];\noutput y = a + i;\n", 2, 12, "different dtypes");
+    expect_error("input a: f32[4]; input i: i32[4];\noutput y = a + i;\n", 2, 12,
+                 "different dtypes");
     expect_error("input i: i32[4];\noutput y = i * 0.5;\n", 2, 16, "whole number");
     expect_error("input b: bool[4];\noutput y = b + 1;\n", 2, 16, "bool tensor");
-    expect_error("input x: f32[3, 4]; input w: f32[5, 6];\noutput y = x @ w;\n", 2, 12, "matmul shapes do not fit");
+    expect_error("input x: f32[3, 4]; input w: f32[5, 6];\noutput y = x @ w;\n", 2, 12,
+                 "matmul shapes do not fit");
 }
 
 static void test_deep_nesting(void **state) {
@@ -235,9 +258,11 @@ static void test_deep_nesting(void **state) {
     size_t n = 10000;
     char *text = malloc(n * 6 + 100);
     strcpy(text, "input x: f32[4];\noutput y = ");
-    for (size_t i = 0; i < n; i++) strcat(text + strlen(text) - 0, "relu(");
+    for (size_t i = 0; i < n; i++)
+        strcat(text + strlen(text) - 0, "relu(");
     strcat(text, "x");
-    for (size_t i = 0; i < n; i++) strcat(text, ")");
+    for (size_t i = 0; i < n; i++)
+        strcat(text, ")");
     strcat(text, ";\n");
     char *diag;
     ir_graph *g = compile(text, &diag);
@@ -248,7 +273,8 @@ static void test_deep_nesting(void **state) {
     n = 30000;
     text = malloc(n * 2 + 100);
     size_t len = (size_t)sprintf(text, "input x: f32[4];\noutput y = ");
-    for (size_t i = 0; i < n; i++) text[len++] = '-';
+    for (size_t i = 0; i < n; i++)
+        text[len++] = '-';
     len += (size_t)sprintf(text + len, "x;\n");
     g = compile(text, &diag);
     assert_null(g);
@@ -279,12 +305,12 @@ int main(void) {
     snprintf(tmpdir, sizeof tmpdir, "/tmp/wsc-fe-XXXXXX");
     if (!mkdtemp(tmpdir)) return 1;
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_parse_only),   cmocka_unit_test(test_syntax_errors),
-        cmocka_unit_test(test_several_errors), cmocka_unit_test(test_consts),
-        cmocka_unit_test(test_defines),      cmocka_unit_test(test_fn_shape_vars),
+        cmocka_unit_test(test_parse_only),        cmocka_unit_test(test_syntax_errors),
+        cmocka_unit_test(test_several_errors),    cmocka_unit_test(test_consts),
+        cmocka_unit_test(test_defines),           cmocka_unit_test(test_fn_shape_vars),
         cmocka_unit_test(test_for_and_rebinding), cmocka_unit_test(test_outputs),
-        cmocka_unit_test(test_imports),      cmocka_unit_test(test_types_and_limits),
-        cmocka_unit_test(test_deep_nesting), cmocka_unit_test(test_diag_linecol),
+        cmocka_unit_test(test_imports),           cmocka_unit_test(test_types_and_limits),
+        cmocka_unit_test(test_deep_nesting),      cmocka_unit_test(test_diag_linecol),
     };
     int r = cmocka_run_group_tests(tests, NULL, NULL);
     char cmd[300];
