@@ -415,4 +415,59 @@ void ir_target_help(FILE *out);
 /* Writes the target as a target file (every key), for dumps and artifacts. */
 void ir_target_write(const ir_target *t, FILE *out);
 
+/* ----------------------------------------------------- the kernel graph */
+
+/* What the IR becomes on the wafer: kernels, each a rectangle of PEs that
+ * computes one or more IR nodes, and the streams of wavelets between them.
+ * All kernels are resident at once and activations stream through them
+ * (layer-pipelined execution). docs/kernels.md describes each kind. */
+typedef enum ir_kkind {
+    IR_KK_INPUT,   /* host input, streamed in on the west edge */
+    IR_KK_OUTPUT,  /* host output, collected on the east edge */
+    IR_KK_GEMV,    /* weight-stationary matmul: weights split over the rectangle,
+                      input slices multicast along rows, partial sums reduced down columns */
+    IR_KK_MATMUL,  /* matmul of two activations: one operand buffered in SRAM */
+    IR_KK_MAP,     /* elementwise ops over row slices */
+    IR_KK_ROW,     /* softmax, norms and reductions: reduce-and-broadcast along the row */
+    IR_KK_GATHER,  /* embedding lookup: table rows split over the PEs */
+    IR_KK_MOVE,    /* transpose and concat: buffered and re-emitted in the new order */
+    IR_NKKINDS
+} ir_kkind;
+
+const char *ir_kkind_name(ir_kkind k);
+
+typedef struct ir_kernel {
+    const char *name;     /* unique: the op and its IR value, e.g. "linear%12" */
+    ir_kkind kind;        /* what it is */
+    ir_ref node;          /* the IR value it produces (after its fused ops) */
+    ir_ref *nodes;        /* every IR node it computes, in order (arena) */
+    int32_t nnodes;       /* count */
+    int32_t w, h;         /* rectangle in PEs */
+    int32_t x, y;         /* north-west PE; -1 until placed */
+    int64_t rows;         /* rows streamed per pass (elements / row length) */
+    int64_t row_len;      /* elements of a row (split across the kernel's lanes) */
+    int64_t sram_data;    /* bytes of weights and resident operands, busiest PE */
+    int64_t sram_buffers; /* bytes of stream buffers, busiest PE */
+    int64_t sram_program; /* bytes of program and task tables */
+    int64_t work;         /* multiply-adds or element operations per pass, whole kernel */
+    int64_t cycles;       /* estimated cycles per pass of its busiest PE */
+    int32_t colors;       /* colours it needs inside its rectangle */
+} ir_kernel;
+
+typedef struct ir_kstream {
+    int32_t src, dst;     /* kernel indices (src produces, dst consumes) */
+    int32_t operand;      /* which operand of dst's first node it feeds */
+    int64_t wavelets;     /* 32-bit wavelets per pass */
+} ir_kstream;
+
+typedef struct ir_kgraph {
+    ir_arena *arena;      /* names, node lists */
+    ir_kernel *k;         /* kernels, in pipeline (topological) order */
+    int32_t nk, capk;     /* count, allocated */
+    ir_kstream *s;        /* streams */
+    int32_t ns, caps;     /* count, allocated */
+} ir_kgraph;
+
+void ir_kgraph_free(ir_kgraph *kg);
+
 #endif

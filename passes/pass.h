@@ -44,4 +44,16 @@ bool pass_run_pipeline(ir_graph **g, const pass_options *o, ir_diag *d);
  * options, dumps and checks); the pipeline is this on pass_table. */
 bool pass_run_list(ir_graph **g, const pass_info *passes, int n, const pass_options *o, ir_diag *d);
 
+/* ---------------------------------------------------- to the wafer */
+
+/* Lowers the (canonicalized) IR to a kernel graph (lower.c): kernels in
+ * pipeline order, elementwise ops fused into their producers, weights and
+ * their views resident, streams between kernels. Every kernel is 1 x 1. */
+bool pass_lower(const ir_graph *g, ir_kgraph *kg, ir_diag *d);
+/* Sizes every kernel's rectangle for the target (tile.c): SRAM per PE and
+ * pipeline balance. Refuses (reported) a model that does not fit. */
+bool pass_tile(const ir_graph *g, ir_kgraph *kg, const ir_target *t, ir_diag *d);
+/* The kernel table of `wsc compile --emit kernels`. */
+void pass_print_kernels(const ir_graph *g, const ir_kgraph *kg, FILE *out);
+
 #endif

@@ -1,0 +1,270 @@
+/* tile.c - sizing every kernel's rectangle. Two forces: each PE's SRAM must
+ * hold its share of the weights, its buffers and its program; and since all
+ * kernels are resident and activations stream through them, the slowest
+ * kernel sets the pace, so PEs go where the work is. The pass finds the
+ * shortest pipeline period P for which every kernel, sized to finish a pass
+ * within P cycles, fits, and the rectangles together use at most half the
+ * fabric (the rest is slack for packing and routing). */
+#include "pass.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* What a kernel must do, independent of its size. */
+typedef struct shape {
+    int64_t rows;     /* rows streamed per pass */
+    int64_t n;        /* row length of its output (split across w) */
+    int64_t k;        /* contraction length (gemv, matmul), else 1 */
+    int64_t held;     /* elements held in SRAM split over all PEs (weights, tables, buffered operands) */
+    int64_t lanes;    /* elements of resident per-row operands split across w (bias, gamma) */
+    int64_t esize;    /* bytes per held element */
+    int64_t epilogue; /* fused elementwise ops per output element */
+    int64_t maxw;     /* largest useful w */
+    int64_t maxh;     /* largest useful h */
+    int64_t work;     /* multiply-adds or element operations per pass */
+} shape;
+
+static int64_t cdiv(int64_t a, int64_t b) { return (a + b - 1) / b; }
+static int64_t max64(int64_t a, int64_t b) { return a > b ? a : b; }
+static int64_t min64(int64_t a, int64_t b) { return a < b ? a : b; }
+
+static int64_t elems(const ir_node *n) { return ir_shape_numel(&n->shape); }
+static int64_t last(const ir_node *n) { return n->shape.rank ? n->shape.d[n->shape.rank - 1] : 1; }
+
+static shape kernel_shape(const ir_graph *g, const ir_kernel *k, const ir_target *t) {
+    const ir_node *x = &g->nodes[k->nodes[0]];
+    const ir_node *out = &g->nodes[k->node];
+    shape s = {0};
+    s.esize = 4;
+    s.n = last(out);
+    s.rows = max64(1, elems(out) / max64(1, s.n));
+    s.k = 1;
+    s.epilogue = k->nnodes - 1;
+    s.maxw = s.n;
+    s.maxh = 1;
+    /* Resident operands of fused ops (biases, gains) are split by lanes. */
+    for (int32_t j = 1; j < k->nnodes; j++) {
+        const ir_node *y = &g->nodes[k->nodes[j]];
+        for (int o = 0; o < y->nin; o++) {
+            const ir_node *op = &g->nodes[y->in[o]];
+            if ((op->op == IR_PARAM || op->op == IR_CONST) && elems(op) > 1) s.lanes += elems(op);
+        }
+    }
+    switch (k->kind) {
+    case IR_KK_GEMV: {
+        const ir_node *w = &g->nodes[x->in[1]];
+        s.k = x->a.tb ? w->shape.d[1] : w->shape.d[0];
+        s.held = elems(w);
+        if (x->op == IR_LINEAR) s.lanes += s.n;
+        s.maxh = s.k;
+        s.work = s.rows * s.k * s.n;
+        break;
+    }
+    case IR_KK_MATMUL: {
+        const ir_node *a = &g->nodes[x->in[0]], *b = &g->nodes[x->in[1]];
+        s.k = x->a.ta ? a->shape.d[a->shape.rank - 2] : last(a);
+        s.held = elems(b);
+        s.maxh = max64(1, elems(b) / max64(1, s.n));
+        s.work = s.rows * s.k * s.n;
+        break;
+    }
+    case IR_KK_GATHER: {
+        const ir_node *tab = &g->nodes[x->in[0]];
+        s.held = elems(tab);
+        s.maxh = tab->shape.d[0];
+        s.work = elems(out);
+        break;
+    }
+    case IR_KK_ROW: {
+        const ir_node *in = &g->nodes[x->in[0]];
+        s.n = last(in);
+        s.rows = max64(1, elems(in) / max64(1, s.n));
+        s.maxw = s.n;
+        for (int o = 1; o < x->nin; o++) s.lanes += elems(&g->nodes[x->in[o]]);
+        /* reductions over other axes keep the whole operand */
+        bool last_axis_only = !(ir_ops[x->op].kind == IR_K_REDUCE) || x->a.axes == (1u << (in->shape.rank - 1));
+        if (!last_axis_only) s.held = elems(in);
+        s.work = 5 * elems(in);
+        break;
+    }
+    case IR_KK_MOVE:
+        s.held = elems(out);
+        s.maxh = s.rows;
+        s.work = elems(out);
+        break;
+    case IR_KK_MAP:
+        for (int o = 0; o < x->nin; o++) {
+            const ir_node *op = &g->nodes[x->in[o]];
+            if ((op->op == IR_PARAM || op->op == IR_CONST) && elems(op) > 1) s.lanes += elems(op);
+        }
+        s.work = elems(out) * k->nnodes;
+        s.epilogue = 0;
+        break;
+    case IR_KK_INPUT:
+    case IR_KK_OUTPUT:
+        /* one edge column: h lanes, one wavelet per cycle per row */
+        s.maxw = 1;
+        s.maxh = min64(s.n, t->height);
+        s.work = elems(out);
+        break;
+    default: break;
+    }
+    s.maxw = min64(max64(1, s.maxw), t->width);
+    s.maxh = min64(max64(1, s.maxh), t->height);
+    return s;
+}
+
+/* SRAM bytes of the busiest PE and cycles per pass at w x h. */
+static void evaluate(const shape *s, const ir_kernel *k, int64_t w, int64_t h, int64_t *sram, int64_t *cycles,
+                     int64_t *data, int64_t *buffers, int64_t *program) {
+    int64_t slice_n = cdiv(s->n, k->kind == IR_KK_INPUT || k->kind == IR_KK_OUTPUT ? h : w);
+    int64_t slice_k = cdiv(s->k, h);
+    *program = 1024 + 256 * k->nnodes;
+    *data = cdiv(s->held, w * h) * s->esize + cdiv(s->lanes, w) * 4;
+    switch (k->kind) {
+    case IR_KK_GEMV:
+        *data = slice_k * slice_n * s->esize + cdiv(s->lanes, w) * 4;
+        /* double-buffered input slice and partial sums */
+        *buffers = 2 * (slice_k + slice_n) * 4;
+        *cycles = s->rows * (slice_k * slice_n + slice_n * (1 + s->epilogue));
+        break;
+    case IR_KK_MATMUL:
+        *buffers = 2 * (s->k + slice_n) * 4;
+        *cycles = cdiv(s->work, w * h) + s->rows * slice_n * (1 + s->epilogue);
+        break;
+    case IR_KK_ROW:
+        *buffers = 2 * slice_n * 4;
+        /* a reduce-and-broadcast along the row per row: 2 w hops */
+        *cycles = s->rows * (5 * slice_n + 2 * w + slice_n * s->epilogue);
+        break;
+    case IR_KK_INPUT:
+    case IR_KK_OUTPUT:
+        *buffers = 2 * slice_n * 4;
+        *cycles = s->rows * slice_n;
+        break;
+    default:
+        *buffers = 2 * slice_n * 4;
+        *cycles = cdiv(s->work, w * h) + s->rows * slice_n * s->epilogue;
+        break;
+    }
+    *sram = *data + *buffers + *program;
+}
+
+/* Candidate sizes 1..limit: all small values, then a geometric ladder. */
+static int candidates(int64_t limit, int64_t *c) {
+    int n = 0;
+    for (int64_t v = 1; v <= limit && v <= 16; v++) c[n++] = v;
+    for (double v = 20; v < (double)limit && n < 60; v *= 1.25) c[n++] = (int64_t)v;
+    if (c[n - 1] != limit) c[n++] = limit;
+    return n;
+}
+
+/* The smallest-area size meeting period P within SRAM; false if none. */
+static bool best_size(const shape *s, const ir_kernel *k, const ir_target *t, int64_t period, int64_t *bw, int64_t *bh) {
+    int64_t cw[64], ch[64];
+    int nw = candidates(s->maxw, cw), nh = candidates(s->maxh, ch);
+    int64_t best = INT64_MAX;
+    for (int i = 0; i < nh; i++)
+        for (int j = 0; j < nw; j++) {
+            int64_t w = cw[j], h = ch[i], sram, cyc, a, b, c;
+            if (w * h >= best) break;
+            evaluate(s, k, w, h, &sram, &cyc, &a, &b, &c);
+            if (sram <= t->sram_bytes && cyc <= period) {
+                best = w * h;
+                *bw = w, *bh = h;
+                break;
+            }
+        }
+    return best != INT64_MAX;
+}
+
+bool pass_tile(const ir_graph *g, ir_kgraph *kg, const ir_target *t, ir_diag *d) {
+    int32_t n = kg->nk;
+    shape *sh = ir_xmalloc(sizeof(shape) * ((size_t)n + 1));
+    int64_t lo = 1, hi = 1;
+    for (int32_t i = 0; i < n; i++) {
+        sh[i] = kernel_shape(g, &kg->k[i], t);
+        int64_t sram, cyc, a, b, c;
+        /* fastest possible: everything spread as far as it goes */
+        evaluate(&sh[i], &kg->k[i], sh[i].maxw, sh[i].maxh, &sram, &cyc, &a, &b, &c);
+        if (sram > t->sram_bytes) {
+            ir_error(d, g->nodes[kg->k[i].nodes[0]].loc,
+                     "kernel '%s' does not fit: even spread over %lld x %lld PEs it needs %lld bytes of SRAM per PE, "
+                     "the target has %lld",
+                     kg->k[i].name, (long long)sh[i].maxw, (long long)sh[i].maxh, (long long)sram,
+                     (long long)t->sram_bytes);
+            free(sh);
+            return false;
+        }
+        lo = max64(lo, cyc);
+        /* slowest useful: the smallest rectangle that holds it */
+        int64_t w, h;
+        best_size(&sh[i], &kg->k[i], t, INT64_MAX, &w, &h);
+        evaluate(&sh[i], &kg->k[i], w, h, &sram, &cyc, &a, &b, &c);
+        hi = max64(hi, cyc);
+    }
+    /* Half the fabric for kernels: the rest keeps packing and routing easy. */
+    int64_t budget = (int64_t)t->width * t->height / 2;
+    int64_t *w = ir_xmalloc(sizeof(int64_t) * ((size_t)n + 1)), *h = ir_xmalloc(sizeof(int64_t) * ((size_t)n + 1));
+    /* Binary search for the shortest feasible period (area falls as P grows). */
+    int64_t best = -1;
+    for (int64_t a = lo, b = hi; a <= b;) {
+        int64_t p = a + (b - a) / 2, area = 0;
+        bool ok = true;
+        for (int32_t i = 0; i < n && ok; i++) {
+            ok = best_size(&sh[i], &kg->k[i], t, p, &w[i], &h[i]);
+            area += w[i] * h[i];
+        }
+        if (ok && area <= budget) best = p, b = p - 1;
+        else a = p + 1;
+    }
+    if (best < 0) {
+        int64_t area = 0;
+        for (int32_t i = 0; i < n; i++) {
+            best_size(&sh[i], &kg->k[i], t, hi, &w[i], &h[i]);
+            area += w[i] * h[i];
+        }
+        ir_error(d, IR_NOLOC,
+                 "the model does not fit the target: its %d kernels need at least %lld PEs to hold their weights and "
+                 "buffers in %lld bytes of SRAM each, and wsc keeps half of the %d x %d fabric (%lld PEs) free for "
+                 "packing and routing",
+                 n, (long long)area, (long long)t->sram_bytes, t->width, t->height, (long long)budget);
+        free(sh), free(w), free(h);
+        return false;
+    }
+    for (int32_t i = 0; i < n; i++) {
+        ir_kernel *k = &kg->k[i];
+        best_size(&sh[i], k, t, best, &w[i], &h[i]);
+        int64_t sram;
+        k->w = (int32_t)w[i];
+        k->h = (int32_t)h[i];
+        evaluate(&sh[i], k, w[i], h[i], &sram, &k->cycles, &k->sram_data, &k->sram_buffers, &k->sram_program);
+        k->rows = sh[i].rows;
+        k->row_len = sh[i].n;
+        k->work = sh[i].work;
+        k->colors = k->kind == IR_KK_GEMV ? 2 : k->kind == IR_KK_ROW ? 2 : 1;
+    }
+    free(sh), free(w), free(h);
+    return true;
+}
+
+void pass_print_kernels(const ir_graph *g, const ir_kgraph *kg, FILE *out) {
+    fprintf(out, "kernels %d, streams %d\n", kg->nk, kg->ns);
+    fprintf(out, "%-4s %-22s %-7s %9s %8s %8s %8s %12s %10s  nodes\n", "#", "name", "kind", "WxH", "data", "buffers",
+            "program", "work", "cycles");
+    for (int32_t i = 0; i < kg->nk; i++) {
+        const ir_kernel *k = &kg->k[i];
+        char wh[32];
+        snprintf(wh, sizeof wh, "%dx%d", k->w, k->h);
+        fprintf(out, "%-4d %-22s %-7s %9s %8lld %8lld %8lld %12lld %10lld ", i, k->name, ir_kkind_name(k->kind), wh,
+                (long long)k->sram_data, (long long)k->sram_buffers, (long long)k->sram_program, (long long)k->work,
+                (long long)k->cycles);
+        for (int32_t j = 0; j < k->nnodes; j++)
+            fprintf(out, " %s%%%d", ir_ops[g->nodes[k->nodes[j]].op].name, k->nodes[j]);
+        fputc('\n', out);
+    }
+    for (int32_t i = 0; i < kg->ns; i++)
+        fprintf(out, "stream %s -> %s: %lld wavelets\n", kg->k[kg->s[i].src].name, kg->k[kg->s[i].dst].name,
+                (long long)kg->s[i].wavelets);
+}

@@ -1,0 +1,167 @@
+/* Tests of lowering to kernels and tiling: every IR value that must exist on
+ * the wafer is computed by exactly one kernel, fusion follows its rules,
+ * every kernel fits its PEs' SRAM, the rectangles fit the budget, and a
+ * model too large for a fabric is refused with a message that says why. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "fe.h"
+#include "pass.h"
+
+/* machine.md's wse3 on a smaller fabric (the target module has its own tests). */
+static ir_target target(int w, int h) {
+    ir_target t = {0};
+    snprintf(t.name, sizeof t.name, "test");
+    t.width = w, t.height = h;
+    t.sram_bytes = 48 * 1024;
+    t.colors = 24;
+    t.queue_depth = 2;
+    t.link_wavelets = 1;
+    t.hop_cycles = 1;
+    t.fp32_lanes = 1;
+    t.fp16_lanes = 8;
+    return t;
+}
+
+/* A reference case folder (model.wsm, weights.safetensors) or a model file
+ * whose params all have initializers. */
+static ir_graph *load(const char *path, ir_diag *d) {
+    char full[512], weights[512];
+    bool is_case = !strstr(path, ".wsm");
+    snprintf(full, sizeof full, "%s/%s%s", WSC_SOURCE_DIR, path, is_case ? "/model.wsm" : "");
+    snprintf(weights, sizeof weights, "%s/%s/weights.safetensors", WSC_SOURCE_DIR, path);
+    fe_options o = {full, NULL, 0, is_case ? weights : NULL, 0};
+    int st;
+    ir_graph *g = fe_compile(&o, d, &st);
+    if (!g) fail_msg("%s", ir_diag_text(d));
+    pass_options po = {0};
+    po.verify = true;
+    assert_true(pass_run_pipeline(&g, &po, d));
+    return g;
+}
+
+static void check_kernels(const ir_graph *g, const ir_kgraph *kg, const ir_target *t) {
+    int32_t *owner = calloc((size_t)g->nnodes, sizeof *owner);
+    int64_t area = 0;
+    for (int32_t i = 0; i < kg->nk; i++) {
+        const ir_kernel *k = &kg->k[i];
+        assert_true(k->w >= 1 && k->h >= 1 && k->w <= t->width && k->h <= t->height);
+        assert_true(k->sram_data + k->sram_buffers + k->sram_program <= t->sram_bytes);
+        area += (int64_t)k->w * k->h;
+        if (k->kind == IR_KK_OUTPUT) continue;
+        for (int32_t j = 0; j < k->nnodes; j++) owner[k->nodes[j]]++;
+        /* fused ops follow the first node and keep its shape */
+        for (int32_t j = 1; j < k->nnodes; j++)
+            assert_true(ir_shape_eq(&g->nodes[k->nodes[j]].shape, &g->nodes[k->nodes[0]].shape) ||
+                        g->nodes[k->nodes[j]].shape.rank == g->nodes[k->nodes[0]].shape.rank);
+    }
+    assert_true(area <= (int64_t)t->width * t->height / 2);
+    for (int32_t i = 0; i < g->nnodes; i++) {
+        ir_op op = g->nodes[i].op;
+        bool resident = op == IR_PARAM || op == IR_CONST;
+        if (!resident && op != IR_RESHAPE && op != IR_SLICE && op != IR_TRANSPOSE)
+            if (owner[i] != 1) fail_msg("node %%%d (%s) is computed by %d kernels", i, ir_ops[op].name, owner[i]);
+        assert_true(owner[i] <= 1);
+    }
+    for (int32_t i = 0; i < kg->ns; i++) {
+        assert_true(kg->s[i].src < kg->s[i].dst); /* pipeline order */
+        assert_true(kg->s[i].wavelets > 0);
+    }
+    free(owner);
+}
+
+static void lower_example(const char *path, int w, int h) {
+    ir_diag *d = ir_diag_new(NULL);
+    ir_graph *g = load(path, d);
+    ir_kgraph kg;
+    assert_true(pass_lower(g, &kg, d));
+    ir_target t = target(w, h);
+    if (!pass_tile(g, &kg, &t, d)) fail_msg("%s", ir_diag_text(d));
+    check_kernels(g, &kg, &t);
+    ir_kgraph_free(&kg);
+    ir_graph_free(g);
+    ir_diag_free(d);
+}
+
+static void test_examples(void **state) {
+    lower_example("tests/ref/cases/ex_mlp", 32, 32);
+    lower_example("tests/golden/ir/attention.wsm", 16, 16);
+    lower_example("tests/golden/ir/stacked.wsm", 16, 16);
+    lower_example("tests/golden/ir/dtypes.wsm", 16, 16);
+    lower_example("tests/ref/cases/ex_gpt2", 32, 32);
+    lower_example("tests/ref/cases/ex_llama", 32, 32);
+    lower_example("tests/ref/cases/ex_llama", 762, 1172);
+    lower_example("tests/ref/cases/ex_mlp", 762, 1172);
+}
+
+static void test_fusion(void **state) {
+    ir_diag *d = ir_diag_new(NULL);
+    ir_graph *g = load("tests/golden/ir/mlp.wsm", d);
+    ir_kgraph kg;
+    assert_true(pass_lower(g, &kg, d));
+    /* input, linear+relu, linear, softmax, output */
+    int gemv = 0, fused = 0;
+    for (int32_t i = 0; i < kg.nk; i++) {
+        gemv += kg.k[i].kind == IR_KK_GEMV;
+        if (kg.k[i].kind == IR_KK_GEMV && kg.k[i].nnodes == 2)
+            fused += g->nodes[kg.k[i].nodes[1]].op == IR_RELU;
+    }
+    assert_int_equal(gemv, 2);
+    assert_int_equal(fused, 1);
+    assert_int_equal(kg.nk, 5);
+    ir_kgraph_free(&kg);
+    ir_graph_free(g);
+    ir_diag_free(d);
+}
+
+static void test_refusal(void **state) {
+    ir_diag *d = ir_diag_new(NULL);
+    ir_graph *g = load("tests/ref/cases/ex_gpt2", d);
+    ir_kgraph kg;
+    assert_true(pass_lower(g, &kg, d));
+    ir_target t = target(4, 4);
+    assert_false(pass_tile(g, &kg, &t, d));
+    assert_non_null(strstr(ir_diag_text(d), "does not fit"));
+    assert_non_null(strstr(ir_diag_text(d), "PEs"));
+    ir_kgraph_free(&kg);
+    ir_graph_free(g);
+    ir_diag_free(d);
+}
+
+/* More PEs never make the pipeline slower. */
+static void test_balance(void **state) {
+    ir_diag *d = ir_diag_new(NULL);
+    ir_graph *g = load("tests/ref/cases/ex_gpt2", d);
+    int64_t prev = INT64_MAX;
+    for (int s = 64; s <= 512; s *= 2) {
+        ir_kgraph kg;
+        assert_true(pass_lower(g, &kg, d));
+        ir_target t = target(s, s);
+        if (!pass_tile(g, &kg, &t, d)) fail_msg("%s", ir_diag_text(d));
+        check_kernels(g, &kg, &t);
+        int64_t period = 0;
+        for (int32_t i = 0; i < kg.nk; i++) period = kg.k[i].cycles > period ? kg.k[i].cycles : period;
+        assert_true(period <= prev);
+        prev = period;
+        ir_kgraph_free(&kg);
+    }
+    ir_graph_free(g);
+    ir_diag_free(d);
+}
+
+int main(void) {
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_examples),
+        cmocka_unit_test(test_fusion),
+        cmocka_unit_test(test_refusal),
+        cmocka_unit_test(test_balance),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
