@@ -92,6 +92,7 @@ struct fe_stmt {
     fe_stmt *body;     /* fn body / for body statements */
     fe_expr *ret;      /* fn result expression */
     fe_stmt *next;     /* following statement */
+    int32_t active;    /* elaboration: calls of this fn in progress (recursion check) */
 };
 
 /* Parser state shared with the scanner. */

@@ -19,6 +19,10 @@
 
 /* Elaboration stops after this many IR nodes: unrolling can blow up. */
 #define MAX_NODES 8000000
+/* Loops that build nothing still take time: iterations are capped too. */
+#define MAX_ITERATIONS 2000000
+/* fn calls nest at most this deep (each level is a few C stack frames). */
+#define MAX_CALL_DEPTH 20000
 /* ... and after this many errors: the rest would be noise. */
 #define MAX_ERRORS 50
 
@@ -171,6 +175,7 @@ typedef struct elab {
     int npending;              /* how many */
     uint64_t *seen;            /* hashes of reported errors, to report each once */
     bool dup;                  /* the last error was a repeat: drop its notes */
+    int64_t iterations;        /* loop iterations elaborated so far */
     int nseen, capseen;        /* count and allocation */
 } elab;
 
@@ -213,10 +218,16 @@ static void error(elab *E, ir_loc loc, const char *fmt, ...) {
     E->dup = false;
     ir_error(E->d, loc, "%s", msg);
     for (int i = E->ncalls - 1; i >= 0 && E->npending < 4; i--) {
-        E->pending[E->npending] = E->calls[i].call;
+        ir_loc c = E->calls[i].call;
+        if (c.file == loc.file && c.begin <= loc.begin && loc.end <= c.end) continue; /* the call itself */
+        E->pending[E->npending] = c;
         E->pending_fn[E->npending++] = E->calls[i].fn->name;
     }
-    if (ir_diag_errors(E->d) >= MAX_ERRORS) E->stop = true;
+    if (ir_diag_errors(E->d) >= MAX_ERRORS && !E->stop) {
+        flush_calls(E);
+        ir_note(E->d, IR_NOLOC, "too many errors; wsc stops here");
+        E->stop = true;
+    }
 }
 
 /* A note to the error just reported (dropped with a duplicate error). */
@@ -308,7 +319,8 @@ static value to_tensor(elab *E, value v, ir_dtype t, ir_loc loc) {
     if (v.k == V_TENSOR || v.k == V_ERR) return v;
     if (v.k == V_BOOL) {
         if (t != IR_BOOL) {
-            error(E, loc, "a boolean cannot meet a %s tensor", ir_dtype_name(t));
+            error(E, loc, "a boolean cannot meet %s %s tensor", t == IR_BF16 || t == IR_BOOL ? "a" : "an",
+                  ir_dtype_name(t));
             return ERR;
         }
         return vtensor(ir_build_scalar(E->g, IR_BOOL, (double)v.i, loc));
@@ -702,6 +714,7 @@ static value b_where(elab *E, const builtin *b, const fe_expr *e, value *pos, co
     if (!need_tensor(E, c, ploc[0], "the condition of 'where'")) return ERR;
     ir_dtype t = x.k == V_TENSOR                  ? tnode(E, x)->dtype
                  : y.k == V_TENSOR                ? tnode(E, y)->dtype
+                 : (x.k == V_BOOL && y.k == V_BOOL) ? IR_BOOL
                  : (x.k == V_INT && y.k == V_INT) ? IR_I32
                                                   : IR_F32;
     x = to_tensor(E, x, t, ploc[1]);
@@ -915,6 +928,7 @@ static value b_dim(elab *E, const builtin *b, const fe_expr *e, value *pos, cons
     ir_loc loc;
     if (npos == 2) {
         value v = pos[1];
+        if (v.k == V_FLOAT && whole(v.f) && fabs(v.f) < 9e15) v = vint((int64_t)v.f);
         if (v.k != V_INT) {
             error(E, ploc[1], "the axis of dim must be an integer, not %s", kind_name(v));
             return ERR;
@@ -1068,11 +1082,6 @@ static value call_builtin(elab *E, const builtin *b, const fe_expr *e) {
 
 /* ------------------------------------------------------------ fn calls */
 
-static bool on_stack(elab *E, const fe_stmt *fn) {
-    for (int i = 0; i < E->ncalls; i++)
-        if (E->calls[i].fn == fn) return true;
-    return false;
-}
 
 /* Binds the shape variables of a declared type against an actual shape,
  * then checks every dimension. A bare name that is not yet defined is a
@@ -1124,7 +1133,7 @@ static void type_text(elab *E, const fe_type *t, char *buf, size_t n) {
 
 static value call_fn(elab *E, const fe_expr *e, value fv) {
     const fe_stmt *fn = fv.fn;
-    if (on_stack(E, fn)) {
+    if (fn->active) {
         error(E, e->loc, "'%s' calls itself (recursion is not allowed: fns are inlined)", fn->name);
         note(E, fn->name_loc, "'%s' is defined here", fn->name);
         return ERR;
@@ -1185,10 +1194,19 @@ static value call_fn(elab *E, const fe_expr *e, value fv) {
         }
     if (!ok || E->stop) return ERR;
 
+    if (E->ncalls >= MAX_CALL_DEPTH) {
+        error(E, e->loc, "fn calls nest more than %d deep", MAX_CALL_DEPTH);
+        E->stop = true;
+        return ERR;
+    }
     if (E->ncalls == E->capcalls) {
         E->capcalls = E->capcalls ? E->capcalls * 2 : 8;
         E->calls = ir_xrealloc(E->calls, sizeof(callframe) * (size_t)E->capcalls);
     }
+    /* From here on, errors get a note naming this call (unless they stand
+     * inside the call's own text). */
+    E->calls[E->ncalls++] = (callframe){fn, e->loc};
+    ((fe_stmt *)fn)->active++;
     scope sc = {.parent = &fv.fnfile->top, .is_fn = true};
     scope *saved = E->cur;
     E->cur = &sc;
@@ -1261,8 +1279,6 @@ static value call_fn(elab *E, const fe_expr *e, value fv) {
         define(E, p->name, B_FPARAM, v, p->loc);
     }
     if (ok) {
-        /* Errors in the body get a note naming this call. */
-        E->calls[E->ncalls++] = (callframe){fn, e->loc};
         run_stmts(E, fn->body);
         result = E->stop ? ERR : eval(E, fn->ret);
         if (result.k != V_ERR && fn->type) {
@@ -1285,8 +1301,9 @@ static value call_fn(elab *E, const fe_expr *e, value fv) {
                 }
             }
         }
-        E->ncalls--;
     }
+    E->ncalls--;
+    ((fe_stmt *)fn)->active--;
     scope_free(&sc);
     E->cur = saved;
     return result;
@@ -1347,6 +1364,11 @@ static void stmt_for(elab *E, const fe_stmt *s) {
     ok = eval_int(E, s->e2, &hi) && ok;
     if (!ok) return;
     for (int64_t i = lo; i < hi && !E->stop; i++) {
+        if (++E->iterations > MAX_ITERATIONS) {
+            error(E, s->loc, "loops unroll to more than %d iterations; wsc refuses models this large", MAX_ITERATIONS);
+            E->stop = true;
+            break;
+        }
         scope sc = {.parent = E->cur};
         E->cur = &sc;
         define(E, s->name, B_LOOPVAR, vint(i), s->name_loc);

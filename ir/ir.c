@@ -356,3 +356,19 @@ ir_tensor *ir_param_value(const ir_node *n) {
     }
     return t;
 }
+
+/* --------------------------------------------------------- kernel graphs */
+
+const char *ir_kkind_name(ir_kkind k) {
+    static const char *const names[IR_NKKINDS] = {"input", "output", "gemv", "matmul", "map", "row", "gather", "move"};
+    return (unsigned)k < IR_NKKINDS ? names[k] : "?";
+}
+
+void ir_kgraph_free(ir_kgraph *kg) {
+    if (!kg) return;
+    free(kg->k);
+    free(kg->s);
+    ir_arena_free(kg->arena);
+    memset(kg, 0, sizeof *kg);
+}
+

@@ -38,65 +38,12 @@ static uint64_t mix(uint64_t h, uint64_t v) {
     return h * 0xff51afd7ed558ccdULL;
 }
 
-static uint64_t mix_double(uint64_t h, double x) {
-    uint64_t bits;
-    memcpy(&bits, &x, sizeof bits);
-    return mix(h, bits);
-}
 
-/* Hashes exactly the attributes attrs_eq compares, per ir.h's table. */
-static uint64_t attrs_hash(uint64_t h, const ir_node *n) {
-    const ir_attrs *a = &n->a;
-    switch (n->op) {
-    case IR_SLICE: return mix(mix(mix(h, (uint64_t)a->axis), (uint64_t)a->start), (uint64_t)a->end);
-    case IR_CONCAT:
-    case IR_SOFTMAX: return mix(h, (uint64_t)a->axis);
-    case IR_REDUCE_SUM:
-    case IR_REDUCE_MEAN:
-    case IR_REDUCE_MAX:
-    case IR_REDUCE_MIN: return mix(mix(h, a->axes), a->keepdims);
-    case IR_LAYERNORM:
-    case IR_RMSNORM: return mix_double(h, a->eps);
-    case IR_TRANSPOSE:
-        for (int k = 0; k < n->shape.rank; k++)
-            h = mix(h, (uint64_t)(uint8_t)a->perm[k]);
-        return h;
-    case IR_RESHAPE:
-        h = mix(h, (uint64_t)a->shape.rank);
-        for (int k = 0; k < a->shape.rank; k++)
-            h = mix(h, (uint64_t)a->shape.d[k]);
-        return h;
-    case IR_CAST: return mix(h, a->dtype);
-    case IR_MATMUL:
-    case IR_LINEAR: return mix(h, (uint64_t)a->ta | (uint64_t)a->tb << 1);
-    case IR_GELU: return mix(h, a->approx_tanh);
-    default: return h;
-    }
-}
+/* The attributes an op uses hash and compare through the op table's
+ * attribute masks in ir.c, so a new attribute is handled in one place. */
+static uint64_t attrs_hash(uint64_t h, const ir_node *n) { return mix(h, ir_attrs_hash(n->op, &n->a)); }
 
-static bool attrs_eq(const ir_node *x, const ir_node *y) {
-    const ir_attrs *a = &x->a, *b = &y->a;
-    switch (x->op) {
-    case IR_SLICE: return a->axis == b->axis && a->start == b->start && a->end == b->end;
-    case IR_CONCAT:
-    case IR_SOFTMAX: return a->axis == b->axis;
-    case IR_REDUCE_SUM:
-    case IR_REDUCE_MEAN:
-    case IR_REDUCE_MAX:
-    case IR_REDUCE_MIN: return a->axes == b->axes && a->keepdims == b->keepdims;
-    case IR_LAYERNORM:
-    case IR_RMSNORM: return memcmp(&a->eps, &b->eps, sizeof a->eps) == 0;
-    case IR_TRANSPOSE:
-        /* Same result shape (checked first), so the same rank. */
-        return memcmp(a->perm, b->perm, (size_t)x->shape.rank) == 0;
-    case IR_RESHAPE: return ir_shape_eq(&a->shape, &b->shape);
-    case IR_CAST: return a->dtype == b->dtype;
-    case IR_MATMUL:
-    case IR_LINEAR: return a->ta == b->ta && a->tb == b->tb;
-    case IR_GELU: return a->approx_tanh == b->approx_tanh;
-    default: return true;
-    }
-}
+static bool attrs_eq(const ir_node *x, const ir_node *y) { return ir_attrs_equal(x->op, &x->a, &y->a); }
 
 /* The operands of node n after replacement; for a commutative op in sorted
  * order, so a + b and b + a hash and compare alike. */

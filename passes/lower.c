@@ -8,19 +8,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-const char *ir_kkind_name(ir_kkind k) {
-    static const char *const names[IR_NKKINDS] = {"input", "output", "gemv", "matmul", "map", "row", "gather", "move"};
-    return (unsigned)k < IR_NKKINDS ? names[k] : "?";
-}
-
-void ir_kgraph_free(ir_kgraph *kg) {
-    if (!kg) return;
-    free(kg->k);
-    free(kg->s);
-    ir_arena_free(kg->arena);
-    memset(kg, 0, sizeof *kg);
-}
-
 /* How a value exists on the wafer. */
 typedef enum vclass {
     V_NONE,     /* not needed */

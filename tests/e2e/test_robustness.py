@@ -89,5 +89,9 @@ check("long-loop", b"input x: f32[4];\nlet y = x;\nfor i in 0..200000 { y = y + 
 check("huge-loop", b"input x: f32[4];\nlet y = x;\nfor i in 0..100000000 { y = y + 1.0; }\noutput z = y;\n", timeout=120)
 check("nested-loops", b"input x: f32[4];\nlet y = x;\nfor i in 0..100000 { for j in 0..100000 { y = y * 1.0; } }\noutput z = y;\n", timeout=120)
 
+check("empty-huge-loop", b"input x: f32[2];\nfor i in 0..10000000000 { }\noutput y = x;\n", timeout=60)
+chain = [b"input x: f32[2];", b"fn g0(x) = x;"] + [b"fn g%d(x) = g%d(x);" % (i, i - 1) for i in range(1, 50000)]
+check("deep-fn-chain", b"\n".join(chain + [b"output y = g49999(x);"]) + b"\n", timeout=60)
+
 print(f"{passed} passed, {failed} failed")
 sys.exit(1 if failed else 0)
