@@ -11,18 +11,6 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-const drv_preset drv_presets[] = {
-    {"wse2", 757, 996, 4},
-    {"wse3", 762, 1172, 8},
-};
-const int drv_npresets = (int)(sizeof drv_presets / sizeof drv_presets[0]);
-
-const drv_preset *drv_preset_lookup(const char *name) {
-    for (int i = 0; i < drv_npresets; i++)
-        if (strcmp(drv_presets[i].name, name) == 0) return &drv_presets[i];
-    return NULL;
-}
-
 typedef struct opt_spec {
     drv_opt id;            /* which option */
     char short_name;       /* 0: long form only */
@@ -198,7 +186,7 @@ static int take_option(const drv_command *cmd, const opt_spec *s, const char *va
                                    MAX_THREADS);
         return -1;
     case OPT_TARGET:
-        if (!drv_preset_lookup(val) && !is_regular_file(val))
+        if (!ir_target_preset(val, &(ir_target){0}) && !is_regular_file(val))
             return drv_usage_error(
                 cmd, "unknown target '%s' (expected wse2, wse3 or a target file)", val);
         a->target = val;
@@ -257,10 +245,25 @@ static int check_complete(const drv_command *cmd, drv_args *a) {
     if (!a->model) return drv_usage_error(cmd, "no model file given");
     if ((cmd->opts & OPT_BIT(OPT_OUTDIR)) && !a->outdir)
         return drv_usage_error(cmd, "'%s' needs -o DIR, the folder for the outputs", cmd->name);
-    const drv_preset *p = drv_preset_lookup(a->target);
-    if (p && (a->fabric_w > p->width || a->fabric_h > p->height))
-        return drv_usage_error(cmd, "--fabric %dx%d does not fit the %s fabric (%dx%d)",
-                               a->fabric_w, a->fabric_h, p->name, p->width, p->height);
+    /* The file's contents are input, not usage: errors in it are located
+     * diagnostics and exit 1. */
+    if (!ir_target_preset(a->target, &a->machine)) {
+        ir_diag *d = ir_diag_new(stderr);
+        bool ok = ir_target_load(a->target, &a->machine, d);
+        ir_diag_free(d);
+        if (!ok) return IR_EXIT_INPUT;
+    }
+    if (a->fabric_w) {
+        /* Too big a --fabric is a usage error, so it gets the usage hint. */
+        ir_diag *quiet = ir_diag_new(NULL);
+        bool fits = ir_target_set_fabric(&a->machine, a->fabric_w, a->fabric_h, quiet);
+        ir_diag_free(quiet);
+        const ir_target *t = &a->machine;
+        if (!fits)
+            return drv_usage_error(cmd, "--fabric %dx%d does not fit the %s fabric (%dx%d)",
+                                   a->fabric_w, a->fabric_h, t->name, (int)t->width,
+                                   (int)t->height);
+    }
     if (a->threads == 0) {
         long n = sysconf(_SC_NPROCESSORS_ONLN);
         a->threads = n < 1 ? 1 : n > MAX_THREADS ? MAX_THREADS : (int)n;

@@ -41,17 +41,6 @@ typedef struct drv_input {
 
 struct drv_command;
 
-/* A machine preset of machine.md (`--target wse2|wse3`). */
-typedef struct drv_preset {
-    const char *name;  /* as given to --target */
-    int width, height; /* fabric size in PEs */
-    int fp16_lanes;    /* fp16 multiply-add lanes per cycle */
-} drv_preset;
-
-extern const drv_preset drv_presets[];
-extern const int drv_npresets;
-const drv_preset *drv_preset_lookup(const char *name);
-
 /* A parsed command line. Strings point into argv unless marked owned. */
 typedef struct drv_args {
     const struct drv_command *cmd; /* the command being run */
@@ -62,6 +51,7 @@ typedef struct drv_args {
     uint64_t seed;                 /* --seed (0 by default) */
     const char *target;            /* --target: "wse2", "wse3" or a file */
     int fabric_w, fabric_h;        /* --fabric WxH; 0 x 0: the whole target */
+    ir_target machine;             /* --target's machine with --fabric applied */
     const char *emit;              /* --emit: NULL, "ir", "kernels" or "llvm" */
     const char *dump_after;        /* --dump-after PASS|all, or NULL */
     const char *stop_after;        /* --stop-after PASS, or NULL */
@@ -97,7 +87,9 @@ int drv_usage_error(const drv_command *cmd, const char *fmt, ...)
 /* Parses the arguments after the command name (argv[0] is the command).
  * Returns -1 when the command should run, else the exit status to end with:
  * 0 after printing the command's help for -h, IR_EXIT_USAGE after a usage
- * error. *a is filled either way; drv_args_free releases it. */
+ * error, IR_EXIT_INPUT when the --target file is wrong (reported on standard
+ * error at its FILE:LINE:COL). *a is filled either way; drv_args_free
+ * releases it. */
 int drv_parse_args(const drv_command *cmd, int argc, char **argv, drv_args *a);
 void drv_args_free(drv_args *a);
 

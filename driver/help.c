@@ -55,30 +55,6 @@ static void print_passes(FILE *out) {
           out);
 }
 
-static void print_targets(FILE *out) {
-    fputs("Targets arrive with 'wsc compile'. Until then 'check' and 'eval' accept --target\n"
-          "and --fabric and check their form, and otherwise do not use them.\n\n"
-          "The modeled wafer is a 2-D mesh of processing elements (PEs), each with private\n"
-          "SRAM, a core that runs data-triggered tasks, and a router that moves 32-bit\n"
-          "wavelets to its four neighbours on coloured channels; there is no shared memory.\n\n"
-          "presets:\n"
-          "  name  fabric (PEs)  SRAM per PE  colours  fp16 lanes  clock\n",
-          out);
-    for (int i = 0; i < drv_npresets; i++) {
-        const drv_preset *p = &drv_presets[i];
-        char fabric[32];
-        snprintf(fabric, sizeof fabric, "%d x %d", p->width, p->height);
-        fprintf(out, "  %-5s %-13s 48 KiB       24       %d/cycle     850 MHz%s\n", p->name, fabric,
-                p->fp16_lanes, strcmp(p->name, "wse3") == 0 ? "  (default)" : "");
-    }
-    fputs("\nBoth: one fp32 multiply-add per cycle, one wavelet per cycle per link and\n"
-          "direction, one cycle per hop, router queues of 2 wavelets per colour.\n\n"
-          "--fabric WxH compiles for a W x H rectangle of the target (tests use 32x32).\n"
-          "--target FILE names a target file of 'key = value' lines that sets the\n"
-          "parameters above; its keys are documented here when 'compile' arrives.\n",
-          out);
-}
-
 int drv_help_main(int argc, char **argv) {
     if (argc < 2) {
         drv_print_overview(stdout);
@@ -95,7 +71,7 @@ int drv_help_main(int argc, char **argv) {
         return IR_EXIT_OK;
     }
     if (strcmp(topic, "targets") == 0) {
-        print_targets(stdout);
+        ir_target_help(stdout);
         return IR_EXIT_OK;
     }
     const drv_command *cmd = drv_command_lookup(topic);

@@ -18,11 +18,17 @@
 
 typedef struct rt_writer rt_writer;
 rt_writer *rt_writer_new(void);
-/* Adds a section (copied). A tag may appear once. */
+/* Adds a section (copied). A tag is four printable ASCII characters and may
+ * appear once; anything else is a bug in the caller (exit 70). */
 void rt_writer_add(rt_writer *w, uint32_t tag, const void *data, size_t len);
-/* Writes the file atomically (temporary file, then rename). */
+/* Writes the file atomically (PATH.tmp, then rename), sections in the order
+ * they were added. False (reported on d) when the file cannot be written;
+ * PATH is then untouched and PATH.tmp removed. */
 bool rt_writer_save(rt_writer *w, const char *path, uint64_t model_hash, ir_diag *d);
 void rt_writer_free(rt_writer *w);
+
+/* "PROG" for a tag (non-printable bytes as '?'), into buf; returns buf. */
+char *rt_tag_str(uint32_t tag, char buf[5]);
 
 typedef struct rt_artifact rt_artifact;
 /* Opens and validates: magic, version, section table in bounds and not
@@ -31,45 +37,62 @@ typedef struct rt_artifact rt_artifact;
 rt_artifact *rt_artifact_open(const char *path, ir_diag *d);
 void rt_artifact_close(rt_artifact *a);
 uint64_t rt_artifact_model_hash(const rt_artifact *a);
-/* The section's bytes, or NULL when absent. */
+/* The section's bytes (64-byte aligned, valid until close), or NULL when
+ * absent; *len is set either way (0 when absent). */
 const void *rt_artifact_section(const rt_artifact *a, uint32_t tag, size_t *len);
+/* The sections in file order: their count and the tag of the i-th. */
 int rt_artifact_nsections(const rt_artifact *a);
 uint32_t rt_artifact_tag(const rt_artifact *a, int i);
 
 /* A bounds-checked reader over a section's bytes: every read fails once the
- * data runs out, so decoding untrusted sections cannot crash. */
+ * data runs out, so decoding untrusted sections cannot crash. Failure is
+ * sticky: once `bad` is set every read returns 0 (NULL for pointers), so a
+ * decoder may read a whole record and test `bad` once. Integers and doubles
+ * are little-endian whatever the host. */
 typedef struct rt_reader {
     const uint8_t *p;  /* next byte */
     const uint8_t *end;/* one past the last byte */
     bool bad;          /* a read ran past the end or a value was out of range */
 } rt_reader;
+/* A reader over len bytes at data (NULL with len 0: an empty section). */
+rt_reader rt_reader_make(const void *data, size_t len);
+/* Bytes not read yet (0 once bad). */
+size_t rt_reader_left(const rt_reader *r);
+uint8_t rt_read_u8(rt_reader *r);
 uint64_t rt_read_u64(rt_reader *r);
 uint32_t rt_read_u32(rt_reader *r);
 int64_t rt_read_i64(rt_reader *r);
 double rt_read_f64(rt_reader *r);
-/* A length-prefixed string, copied into the arena. */
+/* A string: u32 length and that many bytes, no NUL among them (else bad).
+ * Copied into the arena; "" for length 0. */
 const char *rt_read_str(rt_reader *r, ir_arena *a);
+/* The next n bytes in place (not copied), or NULL when fewer are left. */
 const void *rt_read_bytes(rt_reader *r, size_t n);
 
-/* A growing byte buffer for encoding sections. */
+/* A growing byte buffer for encoding sections; starts as (rt_buf){0}. Growth
+ * checks for overflow; running out of memory exits 1 as ir_xmalloc does. */
 typedef struct rt_buf {
     uint8_t *data; /* bytes */
     size_t len;    /* used */
     size_t cap;    /* allocated */
 } rt_buf;
+void rt_put_u8(rt_buf *b, uint8_t v);
 void rt_put_u64(rt_buf *b, uint64_t v);
 void rt_put_u32(rt_buf *b, uint32_t v);
 void rt_put_i64(rt_buf *b, int64_t v);
 void rt_put_f64(rt_buf *b, double v);
+/* u32 length, then the bytes without the NUL. */
 void rt_put_str(rt_buf *b, const char *s);
 void rt_put_bytes(rt_buf *b, const void *p, size_t n);
+void rt_put_zeros(rt_buf *b, size_t n);
 void rt_buf_free(rt_buf *b);
 
 /* The IR graph of the model, with its params' initializers and data, as a
  * section ('IRGR'), so `wsc run --check` can compare with the interpreter. */
 void rt_encode_graph(const ir_graph *g, rt_buf *b);
-/* NULL (reported) when the bytes do not decode to a valid graph; the
- * decoded graph passes ir_verify. */
+/* NULL (one error reported) when the bytes do not decode to a valid graph;
+ * the decoded graph passes ir_verify and holds its attributes as inference
+ * leaves them. Nodes and outputs carry IR_NOLOC. */
 ir_graph *rt_decode_graph(const void *data, size_t len, ir_diag *d);
 
 #endif
