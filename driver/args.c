@@ -32,6 +32,8 @@ static const opt_spec specs[] = {
     {OPT_EMIT, 0, "emit", "ir", "print the IR after the pass pipeline on standard output"},
     {OPT_DUMP_AFTER, 0, "dump-after", "PASS|all", "print the IR after PASS (all: after each)"},
     {OPT_STOP_AFTER, 0, "stop-after", "PASS", "stop the pass pipeline after PASS"},
+    {OPT_PLACEMENT, 0, "placement", NULL, "print the placement of the kernels"},
+    {OPT_FORMAT, 0, "format", "text|json|svg", "the form of the output (default text)"},
     {OPT_HELP, 'h', "help", NULL, "show this help"},
 };
 enum { NSPECS = sizeof specs / sizeof specs[0] };
@@ -208,6 +210,12 @@ static int take_option(const drv_command *cmd, const opt_spec *s, const char *va
         if (!pass_lookup(val)) return bad_pass(cmd, "--stop-after", val);
         a->stop_after = val;
         return -1;
+    case OPT_PLACEMENT: a->placement = true; return -1;
+    case OPT_FORMAT:
+        if (strcmp(val, "text") != 0 && strcmp(val, "json") != 0 && strcmp(val, "svg") != 0)
+            return drv_usage_error(cmd, "bad --format '%s': expected text, json or svg", val);
+        a->format = val;
+        return -1;
     case OPT_COUNT: break;
     }
     ir_internal_error("option %s has no handler", name);
@@ -242,8 +250,15 @@ static int take_model(const drv_command *cmd, const char *path, drv_args *a) {
 
 /* What no single option can check: required options and their agreement. */
 static int check_complete(const drv_command *cmd, drv_args *a) {
-    if (!a->model) return drv_usage_error(cmd, "no model file given");
-    if ((cmd->opts & OPT_BIT(OPT_OUTDIR)) && !a->outdir)
+    if (!a->model)
+        return drv_usage_error(cmd, strcmp(cmd->name, "dump") == 0 ? "no artifact given"
+                                                                   : "no model file given");
+    bool is_compile = strcmp(cmd->name, "compile") == 0;
+    /* compile writes an artifact, unless it only prints a stage */
+    if (is_compile && !a->outdir && !a->emit)
+        return drv_usage_error(cmd,
+                               "'compile' needs -o OUT.wsa, the artifact to write (or --emit)");
+    if (!is_compile && (cmd->opts & OPT_BIT(OPT_OUTDIR)) && !a->outdir)
         return drv_usage_error(cmd, "'%s' needs -o DIR, the folder for the outputs", cmd->name);
     /* The file's contents are input, not usage: errors in it are located
      * diagnostics and exit 1. */

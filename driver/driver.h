@@ -22,6 +22,8 @@ typedef enum drv_opt {
     OPT_INPUT,
     OPT_OUTDIR,
     OPT_THREADS,
+    OPT_PLACEMENT,
+    OPT_FORMAT,
     OPT_COUNT
 } drv_opt;
 
@@ -59,6 +61,8 @@ typedef struct drv_args {
     int ninputs;                   /* count of inputs */
     const char *outdir;            /* -o DIR, or NULL */
     int threads;                   /* --threads, else the online CPUs */
+    bool placement;                /* dump --placement */
+    const char *format;            /* dump --format text|json|svg (NULL: text) */
 } drv_args;
 
 /* Runs a command whose command line parsed; returns the exit status.
@@ -107,6 +111,8 @@ void drv_print_pass_names(FILE *out);
 /* The implemented commands. */
 int drv_check(const drv_args *a, ir_diag *d);
 int drv_eval(const drv_args *a, ir_diag *d);
+int drv_compile(const drv_args *a, ir_diag *d);
+int drv_dump(const drv_args *a, ir_diag *d);
 
 /* Shared by check and eval: refuses the --emit stages that do not exist yet
  * (returns IR_EXIT_INPUT after reporting) and returns 0 otherwise. */

@@ -22,17 +22,14 @@ const drv_command drv_commands[] = {
      "must be given exactly once with -i; the file's dtype and shape must equal the\n"
      "input's. Results are bit-identical whatever the number of threads.\n",
      OPTS_MODEL | OPT_BIT(OPT_INPUT) | OPT_BIT(OPT_OUTDIR) | OPT_BIT(OPT_THREADS), drv_eval, NULL},
-    {"compile", "compile a model to a placed-and-routed artifact (not implemented yet)",
+    {"compile", "compile a model to a placed-and-routed artifact (PE programs: not yet)",
      "wsc compile MODEL.wsm -o OUT.wsa [OPTIONS]",
-     "Compiles the model for the modeled wafer: places every kernel on a rectangle of\n"
-     "PEs, routes the data between them and writes one self-describing artifact.\n",
-     OPTS_MODEL, NULL,
-     "  -o OUT.wsa                 the artifact to write\n"
-     "  -D, --weights, --seed      as for check\n"
-     "  --target wse2|wse3|FILE    the machine (default wse3; see 'wsc help targets')\n"
-     "  --fabric WxH               a smaller rectangle of the target's fabric\n"
-     "  --emit ir|kernels|llvm     print that stage on standard output\n"
-     "  --dump-after, --stop-after as for check\n"},
+     "Compiles the model for the modeled wafer: lowers it to kernels, sizes each\n"
+     "kernel's rectangle of PEs, places the rectangles, routes the streams between\n"
+     "them on colours, proves every route, and writes one self-describing artifact.\n"
+     "-o names the artifact; --emit kernels prints the kernel graph. PE program\n"
+     "generation (--emit llvm) is not implemented yet.\n",
+     OPTS_MODEL | OPT_BIT(OPT_OUTDIR), drv_compile, NULL},
     {"run", "execute an artifact on the modeled wafer (not implemented yet)",
      "wsc run OUT.wsa -i NAME=FILE.npy ... -o DIR [OPTIONS]",
      "Executes a compiled artifact on the cycle-level model of the wafer and writes\n"
@@ -43,13 +40,14 @@ const drv_command drv_commands[] = {
      "  --stats                    print cycles, latency, wavelets, hops, link load, PE use\n"
      "  --format json              with --stats: one JSON object on standard output\n"
      "  --trace FILE.json          write a Chrome trace-event file of PE task activity\n"},
-    {"dump", "inspect an artifact: summary, placement, routes, memory (not implemented yet)",
-     "wsc dump OUT.wsa [OPTIONS]",
+    {"dump", "inspect an artifact: summary, placement (text, json, svg)",
+     "wsc dump OUT.wsa [--placement] [--format text|json|svg]",
      "Prints a summary of a compiled artifact: target, fabric size, PEs used, kernels,\n"
-     "SRAM and colour use, and the modeled latency estimate.\n",
-     0, NULL,
-     "  --placement                print the placement of the kernels\n"
-     "  --format text|json|svg     the form of the output (default text)\n"},
+     "SRAM and colour use, link load, and the modeled pipeline period. --placement\n"
+     "prints the placement: a map scaled to the terminal (text), a JSON object, or an\n"
+     "SVG picture of the fabric. --format json without --placement prints the summary\n"
+     "as JSON.\n",
+     OPT_BIT(OPT_HELP) | OPT_BIT(OPT_PLACEMENT) | OPT_BIT(OPT_FORMAT), drv_dump, NULL},
     {"import", "translate an ONNX model to WSM (not implemented yet)",
      "wsc import MODEL.onnx -o MODEL.wsm",
      "Translates an ONNX model to a WSM file, its weights to a .safetensors file\n"

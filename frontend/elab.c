@@ -219,7 +219,8 @@ static void error(elab *E, ir_loc loc, const char *fmt, ...) {
     ir_error(E->d, loc, "%s", msg);
     for (int i = E->ncalls - 1; i >= 0 && E->npending < 4; i--) {
         ir_loc c = E->calls[i].call;
-        if (c.file == loc.file && c.begin <= loc.begin && loc.end <= c.end) continue; /* the call itself */
+        if (c.file == loc.file && c.begin <= loc.begin && loc.end <= c.end)
+            continue; /* the call itself */
         E->pending[E->npending] = c;
         E->pending_fn[E->npending++] = E->calls[i].fn->name;
     }
@@ -319,8 +320,8 @@ static value to_tensor(elab *E, value v, ir_dtype t, ir_loc loc) {
     if (v.k == V_TENSOR || v.k == V_ERR) return v;
     if (v.k == V_BOOL) {
         if (t != IR_BOOL) {
-            error(E, loc, "a boolean cannot meet %s %s tensor", t == IR_BF16 || t == IR_BOOL ? "a" : "an",
-                  ir_dtype_name(t));
+            error(E, loc, "a boolean cannot meet %s %s tensor",
+                  t == IR_BF16 || t == IR_BOOL ? "a" : "an", ir_dtype_name(t));
             return ERR;
         }
         return vtensor(ir_build_scalar(E->g, IR_BOOL, (double)v.i, loc));
@@ -712,11 +713,11 @@ static value b_where(elab *E, const builtin *b, const fe_expr *e, value *pos, co
                      int npos, const battrs *at) {
     value c = pos[0], x = pos[1], y = pos[2];
     if (!need_tensor(E, c, ploc[0], "the condition of 'where'")) return ERR;
-    ir_dtype t = x.k == V_TENSOR                  ? tnode(E, x)->dtype
-                 : y.k == V_TENSOR                ? tnode(E, y)->dtype
+    ir_dtype t = x.k == V_TENSOR                    ? tnode(E, x)->dtype
+                 : y.k == V_TENSOR                  ? tnode(E, y)->dtype
                  : (x.k == V_BOOL && y.k == V_BOOL) ? IR_BOOL
-                 : (x.k == V_INT && y.k == V_INT) ? IR_I32
-                                                  : IR_F32;
+                 : (x.k == V_INT && y.k == V_INT)   ? IR_I32
+                                                    : IR_F32;
     x = to_tensor(E, x, t, ploc[1]);
     y = to_tensor(E, y, t, ploc[2]);
     if (x.k == V_ERR || y.k == V_ERR) return ERR;
@@ -1082,7 +1083,6 @@ static value call_builtin(elab *E, const builtin *b, const fe_expr *e) {
 
 /* ------------------------------------------------------------ fn calls */
 
-
 /* Binds the shape variables of a declared type against an actual shape,
  * then checks every dimension. A bare name that is not yet defined is a
  * shape variable, bound at its first occurrence. */
@@ -1365,7 +1365,9 @@ static void stmt_for(elab *E, const fe_stmt *s) {
     if (!ok) return;
     for (int64_t i = lo; i < hi && !E->stop; i++) {
         if (++E->iterations > MAX_ITERATIONS) {
-            error(E, s->loc, "loops unroll to more than %d iterations; wsc refuses models this large", MAX_ITERATIONS);
+            error(E, s->loc,
+                  "loops unroll to more than %d iterations; wsc refuses models this large",
+                  MAX_ITERATIONS);
             E->stop = true;
             break;
         }

@@ -360,7 +360,8 @@ ir_tensor *ir_param_value(const ir_node *n) {
 /* --------------------------------------------------------- kernel graphs */
 
 const char *ir_kkind_name(ir_kkind k) {
-    static const char *const names[IR_NKKINDS] = {"input", "output", "gemv", "matmul", "map", "row", "gather", "move"};
+    static const char *const names[IR_NKKINDS] = {"input", "output", "gemv",   "matmul",
+                                                  "map",   "row",    "gather", "move"};
     return (unsigned)k < IR_NKKINDS ? names[k] : "?";
 }
 
@@ -371,4 +372,3 @@ void ir_kgraph_free(ir_kgraph *kg) {
     ir_arena_free(kg->arena);
     memset(kg, 0, sizeof *kg);
 }
-

@@ -422,15 +422,15 @@ void ir_target_write(const ir_target *t, FILE *out);
  * All kernels are resident at once and activations stream through them
  * (layer-pipelined execution). docs/kernels.md describes each kind. */
 typedef enum ir_kkind {
-    IR_KK_INPUT,   /* host input, streamed in on the west edge */
-    IR_KK_OUTPUT,  /* host output, collected on the east edge */
-    IR_KK_GEMV,    /* weight-stationary matmul: weights split over the rectangle,
-                      input slices multicast along rows, partial sums reduced down columns */
-    IR_KK_MATMUL,  /* matmul of two activations: one operand buffered in SRAM */
-    IR_KK_MAP,     /* elementwise ops over row slices */
-    IR_KK_ROW,     /* softmax, norms and reductions: reduce-and-broadcast along the row */
-    IR_KK_GATHER,  /* embedding lookup: table rows split over the PEs */
-    IR_KK_MOVE,    /* transpose and concat: buffered and re-emitted in the new order */
+    IR_KK_INPUT,  /* host input, streamed in on the west edge */
+    IR_KK_OUTPUT, /* host output, collected on the east edge */
+    IR_KK_GEMV,   /* weight-stationary matmul: weights split over the rectangle,
+                     input slices multicast along rows, partial sums reduced down columns */
+    IR_KK_MATMUL, /* matmul of two activations: one operand buffered in SRAM */
+    IR_KK_MAP,    /* elementwise ops over row slices */
+    IR_KK_ROW,    /* softmax, norms and reductions: reduce-and-broadcast along the row */
+    IR_KK_GATHER, /* embedding lookup: table rows split over the PEs */
+    IR_KK_MOVE,   /* transpose and concat: buffered and re-emitted in the new order */
     IR_NKKINDS
 } ir_kkind;
 
@@ -455,17 +455,17 @@ typedef struct ir_kernel {
 } ir_kernel;
 
 typedef struct ir_kstream {
-    int32_t src, dst;     /* kernel indices (src produces, dst consumes) */
-    int32_t operand;      /* which operand of dst's first node it feeds */
-    int64_t wavelets;     /* 32-bit wavelets per pass */
+    int32_t src, dst; /* kernel indices (src produces, dst consumes) */
+    int32_t operand;  /* which operand of dst's first node it feeds */
+    int64_t wavelets; /* 32-bit wavelets per pass */
 } ir_kstream;
 
 typedef struct ir_kgraph {
-    ir_arena *arena;      /* names, node lists */
-    ir_kernel *k;         /* kernels, in pipeline (topological) order */
-    int32_t nk, capk;     /* count, allocated */
-    ir_kstream *s;        /* streams */
-    int32_t ns, caps;     /* count, allocated */
+    ir_arena *arena;  /* names, node lists */
+    ir_kernel *k;     /* kernels, in pipeline (topological) order */
+    int32_t nk, capk; /* count, allocated */
+    ir_kstream *s;    /* streams */
+    int32_t ns, caps; /* count, allocated */
 } ir_kgraph;
 
 void ir_kgraph_free(ir_kgraph *kg);

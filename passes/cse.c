@@ -38,12 +38,15 @@ static uint64_t mix(uint64_t h, uint64_t v) {
     return h * 0xff51afd7ed558ccdULL;
 }
 
-
 /* The attributes an op uses hash and compare through the op table's
  * attribute masks in ir.c, so a new attribute is handled in one place. */
-static uint64_t attrs_hash(uint64_t h, const ir_node *n) { return mix(h, ir_attrs_hash(n->op, &n->a)); }
+static uint64_t attrs_hash(uint64_t h, const ir_node *n) {
+    return mix(h, ir_attrs_hash(n->op, &n->a));
+}
 
-static bool attrs_eq(const ir_node *x, const ir_node *y) { return ir_attrs_equal(x->op, &x->a, &y->a); }
+static bool attrs_eq(const ir_node *x, const ir_node *y) {
+    return ir_attrs_equal(x->op, &x->a, &y->a);
+}
 
 /* The operands of node n after replacement; for a commutative op in sorted
  * order, so a + b and b + a hash and compare alike. */

@@ -16,14 +16,16 @@ typedef enum vclass {
 } vclass;
 
 typedef struct lowering {
-    const ir_graph *g;   /* the model */
-    ir_kgraph *kg;       /* the result */
-    vclass *cls;         /* per node */
-    int32_t *kernel;     /* per node: the kernel that produces it (views: their base's), or -1 */
-    int32_t *uses;       /* per node: users, counting graph outputs */
+    const ir_graph *g; /* the model */
+    ir_kgraph *kg;     /* the result */
+    vclass *cls;       /* per node */
+    int32_t *kernel;   /* per node: the kernel that produces it (views: their base's), or -1 */
+    int32_t *uses;     /* per node: users, counting graph outputs */
 } lowering;
 
-static bool is_view(ir_op op) { return op == IR_RESHAPE || op == IR_SLICE; }
+static bool is_view(ir_op op) {
+    return op == IR_RESHAPE || op == IR_SLICE;
+}
 
 static bool is_elementwise(const ir_node *n) {
     ir_kind k = ir_ops[n->op].kind;
@@ -47,7 +49,8 @@ static int32_t add_kernel(lowering *L, ir_kkind kind, ir_ref node) {
     k->w = k->h = 1;
     k->x = k->y = -1;
     const ir_node *n = &L->g->nodes[node];
-    k->name = ir_sprintf(kg->arena, "%s%%%d", kind == IR_KK_INPUT ? n->name : ir_ops[n->op].name, node);
+    k->name =
+        ir_sprintf(kg->arena, "%s%%%d", kind == IR_KK_INPUT ? n->name : ir_ops[n->op].name, node);
     L->kernel[node] = kg->nk;
     L->cls[node] = V_STREAM;
     return kg->nk++;
@@ -110,13 +113,18 @@ static int32_t fusion_target(lowering *L, ir_ref i) {
  * created first goes first). */
 static void order_kernels(ir_kgraph *kg) {
     int32_t n = kg->nk;
-    int32_t *indeg = ir_xcalloc((size_t)n + 1, sizeof *indeg), *pos = ir_xmalloc(sizeof(int32_t) * ((size_t)n + 1));
-    int32_t *start = ir_xcalloc((size_t)n + 2, sizeof *start), *adj = ir_xmalloc(sizeof(int32_t) * ((size_t)kg->ns + 1));
-    for (int32_t i = 0; i < kg->ns; i++) indeg[kg->s[i].dst]++, start[kg->s[i].src + 1]++;
-    for (int32_t i = 0; i < n; i++) start[i + 1] += start[i];
+    int32_t *indeg = ir_xcalloc((size_t)n + 1, sizeof *indeg),
+            *pos = ir_xmalloc(sizeof(int32_t) * ((size_t)n + 1));
+    int32_t *start = ir_xcalloc((size_t)n + 2, sizeof *start),
+            *adj = ir_xmalloc(sizeof(int32_t) * ((size_t)kg->ns + 1));
+    for (int32_t i = 0; i < kg->ns; i++)
+        indeg[kg->s[i].dst]++, start[kg->s[i].src + 1]++;
+    for (int32_t i = 0; i < n; i++)
+        start[i + 1] += start[i];
     int32_t *fill = ir_xmalloc(sizeof(int32_t) * ((size_t)n + 1));
     memcpy(fill, start, sizeof(int32_t) * (size_t)n);
-    for (int32_t i = 0; i < kg->ns; i++) adj[fill[kg->s[i].src]++] = kg->s[i].dst;
+    for (int32_t i = 0; i < kg->ns; i++)
+        adj[fill[kg->s[i].src]++] = kg->s[i].dst;
     /* a binary heap of ready kernels by creation index */
     int32_t *heap = ir_xmalloc(sizeof(int32_t) * ((size_t)n + 1)), nh = 0, done = 0;
     for (int32_t i = 0; i < n; i++)
@@ -145,9 +153,11 @@ static void order_kernels(ir_kgraph *kg) {
     }
     if (done != n) ir_internal_error("the kernel graph has a cycle");
     ir_kernel *k = ir_xmalloc(sizeof(ir_kernel) * ((size_t)n + 1));
-    for (int32_t i = 0; i < n; i++) k[pos[i]] = kg->k[i];
+    for (int32_t i = 0; i < n; i++)
+        k[pos[i]] = kg->k[i];
     memcpy(kg->k, k, sizeof(ir_kernel) * (size_t)n);
-    for (int32_t i = 0; i < kg->ns; i++) kg->s[i].src = pos[kg->s[i].src], kg->s[i].dst = pos[kg->s[i].dst];
+    for (int32_t i = 0; i < kg->ns; i++)
+        kg->s[i].src = pos[kg->s[i].src], kg->s[i].dst = pos[kg->s[i].dst];
     free(k), free(indeg), free(pos), free(start), free(adj), free(fill), free(heap);
 }
 
@@ -161,9 +171,11 @@ bool pass_lower(const ir_graph *g, ir_kgraph *kg, ir_diag *d) {
     L.uses = ir_xcalloc((size_t)n + 1, sizeof *L.uses);
     for (int32_t i = 0; i < n; i++) {
         L.kernel[i] = -1;
-        for (int k = 0; k < g->nodes[i].nin; k++) L.uses[g->nodes[i].in[k]]++;
+        for (int k = 0; k < g->nodes[i].nin; k++)
+            L.uses[g->nodes[i].in[k]]++;
     }
-    for (int32_t i = 0; i < g->noutputs; i++) L.uses[g->outputs[i].ref]++;
+    for (int32_t i = 0; i < g->noutputs; i++)
+        L.uses[g->outputs[i].ref]++;
 
     for (int32_t i = 0; i < n; i++) {
         const ir_node *x = &g->nodes[i];
@@ -176,7 +188,8 @@ bool pass_lower(const ir_graph *g, ir_kgraph *kg, ir_diag *d) {
             continue;
         }
         bool all_resident = true;
-        for (int k = 0; k < x->nin; k++) all_resident &= L.cls[x->in[k]] == V_RESIDENT;
+        for (int k = 0; k < x->nin; k++)
+            all_resident &= L.cls[x->in[k]] == V_RESIDENT;
         /* Views and transposes of weights are addressing, decided at compile
          * time: the weight is laid out in SRAM in the order its user wants. */
         if (all_resident && (is_view(x->op) || x->op == IR_TRANSPOSE)) {
@@ -209,8 +222,10 @@ bool pass_lower(const ir_graph *g, ir_kgraph *kg, ir_diag *d) {
         default:
             if (!is_elementwise(x)) ir_internal_error("no kernel for op '%s'", ir_ops[x->op].name);
             int32_t ki = fusion_target(&L, i);
-            if (ki >= 0) fuse(&L, ki, i);
-            else add_kernel(&L, IR_KK_MAP, i);
+            if (ki >= 0)
+                fuse(&L, ki, i);
+            else
+                add_kernel(&L, IR_KK_MAP, i);
         }
     }
     /* Outputs: a kernel on the east edge per output. */

@@ -13,10 +13,11 @@
 
 /* What a kernel must do, independent of its size. */
 typedef struct shape {
-    int64_t rows;     /* rows streamed per pass */
-    int64_t n;        /* row length of its output (split across w) */
-    int64_t k;        /* contraction length (gemv, matmul), else 1 */
-    int64_t held;     /* elements held in SRAM split over all PEs (weights, tables, buffered operands) */
+    int64_t rows; /* rows streamed per pass */
+    int64_t n;    /* row length of its output (split across w) */
+    int64_t k;    /* contraction length (gemv, matmul), else 1 */
+    int64_t
+        held; /* elements held in SRAM split over all PEs (weights, tables, buffered operands) */
     int64_t lanes;    /* elements of resident per-row operands split across w (bias, gamma) */
     int64_t esize;    /* bytes per held element */
     int64_t epilogue; /* fused elementwise ops per output element */
@@ -25,12 +26,22 @@ typedef struct shape {
     int64_t work;     /* multiply-adds or element operations per pass */
 } shape;
 
-static int64_t cdiv(int64_t a, int64_t b) { return (a + b - 1) / b; }
-static int64_t max64(int64_t a, int64_t b) { return a > b ? a : b; }
-static int64_t min64(int64_t a, int64_t b) { return a < b ? a : b; }
+static int64_t cdiv(int64_t a, int64_t b) {
+    return (a + b - 1) / b;
+}
+static int64_t max64(int64_t a, int64_t b) {
+    return a > b ? a : b;
+}
+static int64_t min64(int64_t a, int64_t b) {
+    return a < b ? a : b;
+}
 
-static int64_t elems(const ir_node *n) { return ir_shape_numel(&n->shape); }
-static int64_t last(const ir_node *n) { return n->shape.rank ? n->shape.d[n->shape.rank - 1] : 1; }
+static int64_t elems(const ir_node *n) {
+    return ir_shape_numel(&n->shape);
+}
+static int64_t last(const ir_node *n) {
+    return n->shape.rank ? n->shape.d[n->shape.rank - 1] : 1;
+}
 
 static shape kernel_shape(const ir_graph *g, const ir_kernel *k, const ir_target *t) {
     const ir_node *x = &g->nodes[k->nodes[0]];
@@ -81,9 +92,11 @@ static shape kernel_shape(const ir_graph *g, const ir_kernel *k, const ir_target
         s.n = last(in);
         s.rows = max64(1, elems(in) / max64(1, s.n));
         s.maxw = s.n;
-        for (int o = 1; o < x->nin; o++) s.lanes += elems(&g->nodes[x->in[o]]);
+        for (int o = 1; o < x->nin; o++)
+            s.lanes += elems(&g->nodes[x->in[o]]);
         /* reductions over other axes keep the whole operand */
-        bool last_axis_only = !(ir_ops[x->op].kind == IR_K_REDUCE) || x->a.axes == (1u << (in->shape.rank - 1));
+        bool last_axis_only =
+            !(ir_ops[x->op].kind == IR_K_REDUCE) || x->a.axes == (1u << (in->shape.rank - 1));
         if (!last_axis_only) s.held = elems(in);
         s.work = 5 * elems(in);
         break;
@@ -116,8 +129,8 @@ static shape kernel_shape(const ir_graph *g, const ir_kernel *k, const ir_target
 }
 
 /* SRAM bytes of the busiest PE and cycles per pass at w x h. */
-static void evaluate(const shape *s, const ir_kernel *k, int64_t w, int64_t h, int64_t *sram, int64_t *cycles,
-                     int64_t *data, int64_t *buffers, int64_t *program) {
+static void evaluate(const shape *s, const ir_kernel *k, int64_t w, int64_t h, int64_t *sram,
+                     int64_t *cycles, int64_t *data, int64_t *buffers, int64_t *program) {
     int64_t slice_n = cdiv(s->n, k->kind == IR_KK_INPUT || k->kind == IR_KK_OUTPUT ? h : w);
     int64_t slice_k = cdiv(s->k, h);
     *program = 1024 + 256 * k->nnodes;
@@ -154,14 +167,17 @@ static void evaluate(const shape *s, const ir_kernel *k, int64_t w, int64_t h, i
 /* Candidate sizes 1..limit: all small values, then a geometric ladder. */
 static int candidates(int64_t limit, int64_t *c) {
     int n = 0;
-    for (int64_t v = 1; v <= limit && v <= 16; v++) c[n++] = v;
-    for (double v = 20; v < (double)limit && n < 60; v *= 1.25) c[n++] = (int64_t)v;
+    for (int64_t v = 1; v <= limit && v <= 16; v++)
+        c[n++] = v;
+    for (double v = 20; v < (double)limit && n < 60; v *= 1.25)
+        c[n++] = (int64_t)v;
     if (c[n - 1] != limit) c[n++] = limit;
     return n;
 }
 
 /* The smallest-area size meeting period P within SRAM; false if none. */
-static bool best_size(const shape *s, const ir_kernel *k, const ir_target *t, int64_t period, int64_t *bw, int64_t *bh) {
+static bool best_size(const shape *s, const ir_kernel *k, const ir_target *t, int64_t period,
+                      int64_t *bw, int64_t *bh) {
     int64_t cw[64], ch[64];
     int nw = candidates(s->maxw, cw), nh = candidates(s->maxh, ch);
     int64_t best = INT64_MAX;
@@ -190,7 +206,8 @@ bool pass_tile(const ir_graph *g, ir_kgraph *kg, const ir_target *t, ir_diag *d)
         evaluate(&sh[i], &kg->k[i], sh[i].maxw, sh[i].maxh, &sram, &cyc, &a, &b, &c);
         if (sram > t->sram_bytes) {
             ir_error(d, g->nodes[kg->k[i].nodes[0]].loc,
-                     "kernel '%s' does not fit: even spread over %lld x %lld PEs it needs %lld bytes of SRAM per PE, "
+                     "kernel '%s' does not fit: even spread over %lld x %lld PEs it needs %lld "
+                     "bytes of SRAM per PE, "
                      "the target has %lld",
                      kg->k[i].name, (long long)sh[i].maxw, (long long)sh[i].maxh, (long long)sram,
                      (long long)t->sram_bytes);
@@ -206,7 +223,8 @@ bool pass_tile(const ir_graph *g, ir_kgraph *kg, const ir_target *t, ir_diag *d)
     }
     /* Half the fabric for kernels: the rest keeps packing and routing easy. */
     int64_t budget = (int64_t)t->width * t->height / 2;
-    int64_t *w = ir_xmalloc(sizeof(int64_t) * ((size_t)n + 1)), *h = ir_xmalloc(sizeof(int64_t) * ((size_t)n + 1));
+    int64_t *w = ir_xmalloc(sizeof(int64_t) * ((size_t)n + 1)),
+            *h = ir_xmalloc(sizeof(int64_t) * ((size_t)n + 1));
     /* Binary search for the shortest feasible period (area falls as P grows). */
     int64_t best = -1;
     for (int64_t a = lo, b = hi; a <= b;) {
@@ -216,8 +234,10 @@ bool pass_tile(const ir_graph *g, ir_kgraph *kg, const ir_target *t, ir_diag *d)
             ok = best_size(&sh[i], &kg->k[i], t, p, &w[i], &h[i]);
             area += w[i] * h[i];
         }
-        if (ok && area <= budget) best = p, b = p - 1;
-        else a = p + 1;
+        if (ok && area <= budget)
+            best = p, b = p - 1;
+        else
+            a = p + 1;
     }
     if (best < 0) {
         int64_t area = 0;
@@ -226,10 +246,13 @@ bool pass_tile(const ir_graph *g, ir_kgraph *kg, const ir_target *t, ir_diag *d)
             area += w[i] * h[i];
         }
         ir_error(d, IR_NOLOC,
-                 "the model does not fit the target: its %d kernels need at least %lld PEs to hold their weights and "
-                 "buffers in %lld bytes of SRAM each, and wsc keeps half of the %d x %d fabric (%lld PEs) free for "
+                 "the model does not fit the target: its %d kernels need at least %lld PEs to hold "
+                 "their weights and "
+                 "buffers in %lld bytes of SRAM each, and wsc keeps half of the %d x %d fabric "
+                 "(%lld PEs) free for "
                  "packing and routing",
-                 n, (long long)area, (long long)t->sram_bytes, t->width, t->height, (long long)budget);
+                 n, (long long)area, (long long)t->sram_bytes, t->width, t->height,
+                 (long long)budget);
         free(sh), free(w), free(h);
         return false;
     }
@@ -239,7 +262,8 @@ bool pass_tile(const ir_graph *g, ir_kgraph *kg, const ir_target *t, ir_diag *d)
         int64_t sram;
         k->w = (int32_t)w[i];
         k->h = (int32_t)h[i];
-        evaluate(&sh[i], k, w[i], h[i], &sram, &k->cycles, &k->sram_data, &k->sram_buffers, &k->sram_program);
+        evaluate(&sh[i], k, w[i], h[i], &sram, &k->cycles, &k->sram_data, &k->sram_buffers,
+                 &k->sram_program);
         k->rows = sh[i].rows;
         k->row_len = sh[i].n;
         k->work = sh[i].work;
@@ -251,20 +275,20 @@ bool pass_tile(const ir_graph *g, ir_kgraph *kg, const ir_target *t, ir_diag *d)
 
 void pass_print_kernels(const ir_graph *g, const ir_kgraph *kg, FILE *out) {
     fprintf(out, "kernels %d, streams %d\n", kg->nk, kg->ns);
-    fprintf(out, "%-4s %-22s %-7s %9s %8s %8s %8s %12s %10s  nodes\n", "#", "name", "kind", "WxH", "data", "buffers",
-            "program", "work", "cycles");
+    fprintf(out, "%-4s %-22s %-7s %9s %8s %8s %8s %12s %10s  nodes\n", "#", "name", "kind", "WxH",
+            "data", "buffers", "program", "work", "cycles");
     for (int32_t i = 0; i < kg->nk; i++) {
         const ir_kernel *k = &kg->k[i];
         char wh[32];
         snprintf(wh, sizeof wh, "%dx%d", k->w, k->h);
-        fprintf(out, "%-4d %-22s %-7s %9s %8lld %8lld %8lld %12lld %10lld ", i, k->name, ir_kkind_name(k->kind), wh,
-                (long long)k->sram_data, (long long)k->sram_buffers, (long long)k->sram_program, (long long)k->work,
-                (long long)k->cycles);
+        fprintf(out, "%-4d %-22s %-7s %9s %8lld %8lld %8lld %12lld %10lld ", i, k->name,
+                ir_kkind_name(k->kind), wh, (long long)k->sram_data, (long long)k->sram_buffers,
+                (long long)k->sram_program, (long long)k->work, (long long)k->cycles);
         for (int32_t j = 0; j < k->nnodes; j++)
             fprintf(out, " %s%%%d", ir_ops[g->nodes[k->nodes[j]].op].name, k->nodes[j]);
         fputc('\n', out);
     }
     for (int32_t i = 0; i < kg->ns; i++)
-        fprintf(out, "stream %s -> %s: %lld wavelets\n", kg->k[kg->s[i].src].name, kg->k[kg->s[i].dst].name,
-                (long long)kg->s[i].wavelets);
+        fprintf(out, "stream %s -> %s: %lld wavelets\n", kg->k[kg->s[i].src].name,
+                kg->k[kg->s[i].dst].name, (long long)kg->s[i].wavelets);
 }

@@ -12,23 +12,29 @@
 /* Kernels are rectangles; edges say how much traffic two kernels exchange
  * per pass (wavelets). Kernel i is w[i] x h[i] PEs. */
 typedef struct pl_problem {
-    int32_t width, height;  /* fabric in PEs */
-    int32_t nkernels;       /* count */
-    const int32_t *w, *h;   /* kernel sizes */
-    int32_t nedges;         /* communicating pairs */
-    const int32_t *src;     /* edge source kernel */
-    const int32_t *dst;     /* edge destination kernel */
-    const double *traffic;  /* wavelets per pass on the edge */
-    uint64_t seed;          /* annealing seed (results depend on it only) */
-    double effort;          /* annealing moves per kernel per temperature; 0: default */
+    int32_t width, height; /* fabric in PEs */
+    int32_t nkernels;      /* count */
+    const int32_t *w, *h;  /* kernel sizes */
+    int32_t nedges;        /* communicating pairs */
+    const int32_t *src;    /* edge source kernel */
+    const int32_t *dst;    /* edge destination kernel */
+    const double *traffic; /* wavelets per pass on the edge */
+    uint64_t seed;         /* annealing seed (results depend on it only) */
+    double effort;         /* moves per temperature = effort x nkernels^(4/3); 0: default
+                              (20, within 10000..60000 moves per temperature); < 0: none */
+    bool selfcheck;        /* tests: after every accepted move, compare the incremental
+                              cost with pl_cost and check legality (slow) */
 } pl_problem;
 
 typedef struct pl_placement {
-    int32_t *x, *y;         /* north-west PE of each kernel (caller frees with pl_placement_free) */
-    double cost;            /* sum over edges of traffic x Manhattan distance between centres */
-    double lower_bound;     /* a lower bound of that cost (every edge's own minimum distance) */
-    double initial_cost;    /* cost of the constructive placement before annealing */
-    int64_t moves;          /* annealing moves tried */
+    int32_t *x, *y;       /* north-west PE of each kernel (caller frees with pl_placement_free) */
+    double cost;          /* sum over edges of traffic x Manhattan distance between centres */
+    double lower_bound;   /* a lower bound of that cost (every edge's own minimum distance) */
+    double initial_cost;  /* cost of the constructive placement before annealing */
+    int64_t moves;        /* annealing moves tried */
+    int64_t accepted;     /* annealing moves accepted */
+    int32_t temperatures; /* annealing temperature steps */
+    const char *strategy; /* the constructive packing kept (static text) */
 } pl_placement;
 
 /* Places every kernel inside the fabric without overlap: a constructive
@@ -46,40 +52,44 @@ bool pl_check_placement(const pl_problem *p, const int32_t *x, const int32_t *y,
 
 /* -------------------------------------------------------------- routing */
 
+/* Router ports. North is y - 1 (row 0 is the north edge), east is x + 1. */
 typedef enum pl_port { PL_NORTH, PL_EAST, PL_SOUTH, PL_WEST, PL_RAMP, PL_NPORTS } pl_port;
 
 /* One stream: from a source PE's core to the cores of its sink PEs
  * (multicast when several). `load` is the wavelets per cycle it puts on
  * every link it crosses (the router keeps each link's sum <= link capacity). */
 typedef struct pl_net {
-    int32_t sx, sy;        /* source PE */
-    int32_t nsinks;        /* count (>= 1) */
-    const int32_t *kx;     /* sink PEs, x */
-    const int32_t *ky;     /* sink PEs, y */
-    double load;           /* wavelets per cycle, 0 < load <= capacity */
+    int32_t sx, sy;    /* source PE */
+    int32_t nsinks;    /* count (>= 1) */
+    const int32_t *kx; /* sink PEs, x */
+    const int32_t *ky; /* sink PEs, y */
+    double load;       /* wavelets per cycle, 0 < load <= capacity */
 } pl_net;
 
 /* The configuration of one colour at one router: accepted input port and
  * forwarded output ports (a bit per pl_port; several = multicast). */
 typedef struct pl_hop {
-    int32_t x, y;          /* router */
-    uint8_t in;            /* pl_port the colour arrives from (PL_RAMP at the source) */
-    uint8_t outs;          /* bit set of pl_port it leaves by (PL_RAMP bit at a sink) */
+    int32_t x, y; /* router */
+    uint8_t in;   /* pl_port the colour arrives from (PL_RAMP at the source) */
+    uint8_t outs; /* bit set of pl_port it leaves by (PL_RAMP bit at a sink) */
 } pl_hop;
 
-typedef struct pl_route {
-    int32_t color;         /* 0 .. colors-1 */
-    int32_t nhops;         /* routers configured for this net */
-    pl_hop *hops;          /* their configurations */
-} pl_route;
+/* One net's tree. Spelled `struct pl_route`: the function pl_route holds
+ * the plain name (a typedef of it would clash). The hops come parents
+ * first (each router after the one it receives from), the source first. */
+struct pl_route {
+    int32_t color; /* 0 .. colors-1 */
+    int32_t nhops; /* routers configured for this net */
+    pl_hop *hops;  /* their configurations */
+};
 
 typedef struct pl_routing {
-    pl_route *routes;      /* one per net, same order */
-    int32_t nroutes;       /* count */
-    double max_link_load;  /* the busiest link's load (wavelets per cycle) */
-    int32_t max_colors;    /* most colours used at one router */
-    double mean_colors;    /* mean colours per router that has any */
-    int32_t iterations;    /* negotiation rounds used */
+    struct pl_route *routes; /* one per net, same order */
+    int32_t nroutes;         /* count */
+    double max_link_load;    /* the busiest link's load (wavelets per cycle) */
+    int32_t max_colors;      /* most colours used at one router */
+    double mean_colors;      /* mean colours per router that has any */
+    int32_t iterations;      /* negotiation rounds used */
 } pl_routing;
 
 /* Routes every net as a multicast tree on one colour with negotiated
@@ -100,5 +110,21 @@ void pl_routing_free(pl_routing *r);
  * violation. */
 bool pl_check_routes(int32_t width, int32_t height, const pl_net *nets, int32_t nnets,
                      const pl_routing *r, int32_t colors, double capacity, ir_diag *d);
+
+/* ------------------------------------------------ from the kernel graph */
+
+/* The placement problem of a kernel graph (nets.c); pl_problem_free
+ * releases the arrays it allocates. */
+void pl_problem_from_kgraph(const ir_kgraph *kg, const ir_target *t, uint64_t seed, pl_problem *p);
+void pl_problem_free(pl_problem *p);
+/* The nets of a placed kernel graph: every stream cut into per-lane
+ * multicasts (docs/kernels.md), and each kernel's internal communication.
+ * Loads are volumes over the pass's period: *period comes in as the
+ * kernels' compute period and goes out as the period the streams allow (no
+ * link or ramp moves more than one wavelet per cycle). kernel_of[i] and stream_of[i]
+ * (arena arrays) say which kernel net i feeds and which stream it carries
+ * (-1 inside a kernel). Returns the count; *nets is malloc'd. */
+int32_t pl_build_nets(const ir_kgraph *kg, double *period, pl_net **nets, int32_t **kernel_of,
+                      int32_t **stream_of, ir_arena *arena);
 
 #endif

@@ -14,7 +14,8 @@
  * from. Layout and rules: docs/artifact.md. */
 #define RT_WSA_VERSION 1
 
-#define RT_TAG(a, b, c, d) ((uint32_t)(a) | (uint32_t)(b) << 8 | (uint32_t)(c) << 16 | (uint32_t)(d) << 24)
+#define RT_TAG(a, b, c, d)                                                                         \
+    ((uint32_t)(a) | (uint32_t)(b) << 8 | (uint32_t)(c) << 16 | (uint32_t)(d) << 24)
 
 typedef struct rt_writer rt_writer;
 rt_writer *rt_writer_new(void);
@@ -50,9 +51,9 @@ uint32_t rt_artifact_tag(const rt_artifact *a, int i);
  * decoder may read a whole record and test `bad` once. Integers and doubles
  * are little-endian whatever the host. */
 typedef struct rt_reader {
-    const uint8_t *p;  /* next byte */
-    const uint8_t *end;/* one past the last byte */
-    bool bad;          /* a read ran past the end or a value was out of range */
+    const uint8_t *p;   /* next byte */
+    const uint8_t *end; /* one past the last byte */
+    bool bad;           /* a read ran past the end or a value was out of range */
 } rt_reader;
 /* A reader over len bytes at data (NULL with len 0: an empty section). */
 rt_reader rt_reader_make(const void *data, size_t len);
@@ -94,5 +95,60 @@ void rt_encode_graph(const ir_graph *g, rt_buf *b);
  * the decoded graph passes ir_verify and holds its attributes as inference
  * leaves them. Nodes and outputs carry IR_NOLOC. */
 ir_graph *rt_decode_graph(const void *data, size_t len, ir_diag *d);
+
+/* ------------------------------------------- the compiled program's sections */
+
+/* 'TARG': the machine it was compiled for. */
+void rt_encode_target(const ir_target *t, rt_buf *b);
+bool rt_decode_target(const void *data, size_t len, ir_target *t, ir_diag *d);
+
+/* 'KERN': kernels (with their placement) and streams. Decoding checks every
+ * index against the graph and every rectangle against the target. */
+void rt_encode_kgraph(const ir_kgraph *kg, rt_buf *b);
+bool rt_decode_kgraph(const void *data, size_t len, const ir_graph *g, const ir_target *t,
+                      ir_kgraph *kg, ir_diag *d);
+
+/* One routed stream: a multicast tree on one colour. The hops are the
+ * router configurations of that colour along the tree. */
+typedef struct rt_hop {
+    int32_t x, y; /* router */
+    uint8_t in;   /* port the colour arrives from: 0 N, 1 E, 2 S, 3 W, 4 ramp */
+    uint8_t outs; /* bit set of ports it leaves by */
+} rt_hop;
+
+typedef struct rt_net {
+    int32_t kernel; /* the kernel it feeds (its destination) */
+    int32_t stream; /* the kernel-graph stream it carries, or -1 inside a kernel */
+    int32_t color;  /* colour */
+    int32_t sx, sy; /* source PE */
+    double load;    /* wavelets per cycle on each link it crosses */
+    int32_t nsinks; /* destination PEs */
+    int32_t *kx;    /* their x (arena) */
+    int32_t *ky;    /* their y (arena) */
+    int32_t nhops;  /* router configurations */
+    rt_hop *hops;   /* (arena) */
+} rt_net;
+
+typedef struct rt_routes {
+    ir_arena *arena;      /* sink and hop arrays */
+    rt_net *nets;         /* the nets (arena) */
+    int32_t n;            /* count */
+    double period;        /* cycles per pass, compute and streams considered */
+    double max_link_load; /* busiest link, wavelets per cycle */
+    int32_t max_colors;   /* most colours at one router */
+    double mean_colors;   /* mean colours per router in use */
+} rt_routes;
+
+/* 'ROUT': the nets and their routes. Decoding checks coordinates, ports and
+ * colours against the target. */
+void rt_encode_routes(const rt_routes *r, rt_buf *b);
+bool rt_decode_routes(const void *data, size_t len, const ir_target *t, int32_t nkernels,
+                      rt_routes *r, ir_diag *d);
+void rt_routes_free(rt_routes *r);
+
+#define RT_SEC_TARGET  RT_TAG('T', 'A', 'R', 'G')
+#define RT_SEC_GRAPH   RT_TAG('I', 'R', 'G', 'R')
+#define RT_SEC_KERNELS RT_TAG('K', 'E', 'R', 'N')
+#define RT_SEC_ROUTES  RT_TAG('R', 'O', 'U', 'T')
 
 #endif

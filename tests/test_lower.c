@@ -56,7 +56,8 @@ static void check_kernels(const ir_graph *g, const ir_kgraph *kg, const ir_targe
         assert_true(k->sram_data + k->sram_buffers + k->sram_program <= t->sram_bytes);
         area += (int64_t)k->w * k->h;
         if (k->kind == IR_KK_OUTPUT) continue;
-        for (int32_t j = 0; j < k->nnodes; j++) owner[k->nodes[j]]++;
+        for (int32_t j = 0; j < k->nnodes; j++)
+            owner[k->nodes[j]]++;
         /* fused ops follow the first node and keep its shape */
         for (int32_t j = 1; j < k->nnodes; j++)
             assert_true(ir_shape_eq(&g->nodes[k->nodes[j]].shape, &g->nodes[k->nodes[0]].shape) ||
@@ -67,7 +68,8 @@ static void check_kernels(const ir_graph *g, const ir_kgraph *kg, const ir_targe
         ir_op op = g->nodes[i].op;
         bool resident = op == IR_PARAM || op == IR_CONST;
         if (!resident && op != IR_RESHAPE && op != IR_SLICE && op != IR_TRANSPOSE)
-            if (owner[i] != 1) fail_msg("node %%%d (%s) is computed by %d kernels", i, ir_ops[op].name, owner[i]);
+            if (owner[i] != 1)
+                fail_msg("node %%%d (%s) is computed by %d kernels", i, ir_ops[op].name, owner[i]);
         assert_true(owner[i] <= 1);
     }
     for (int32_t i = 0; i < kg->ns; i++) {
@@ -147,7 +149,8 @@ static void test_balance(void **state) {
         if (!pass_tile(g, &kg, &t, d)) fail_msg("%s", ir_diag_text(d));
         check_kernels(g, &kg, &t);
         int64_t period = 0;
-        for (int32_t i = 0; i < kg.nk; i++) period = kg.k[i].cycles > period ? kg.k[i].cycles : period;
+        for (int32_t i = 0; i < kg.nk; i++)
+            period = kg.k[i].cycles > period ? kg.k[i].cycles : period;
         assert_true(period <= prev);
         prev = period;
         ir_kgraph_free(&kg);

@@ -1,0 +1,122 @@
+/* cmd_compile.c - `wsc compile`: the IR pipeline, then lowering and tiling
+ * to kernels, placement, routing, the independent legality checks, and the
+ * artifact. PE program generation through LLVM comes next (the artifact
+ * has no 'PROG' section yet). */
+#include "driver.h"
+#include "pass.h"
+#include "pl.h"
+#include "rt.h"
+
+#include <stdlib.h>
+#include <string.h>
+#include <xxhash.h>
+
+/* The router's nets with their routes, as the artifact stores them. */
+static void to_routes(const pl_net *nets, const int32_t *kernel_of, const int32_t *stream_of,
+                      const pl_routing *pr, double period, rt_routes *out) {
+    memset(out, 0, sizeof *out);
+    out->arena = ir_arena_new();
+    out->n = pr->nroutes;
+    out->nets = ir_alloc(out->arena, sizeof(rt_net) * ((size_t)out->n + 1));
+    out->max_link_load = pr->max_link_load;
+    out->period = period;
+    out->max_colors = pr->max_colors;
+    out->mean_colors = pr->mean_colors;
+    for (int32_t i = 0; i < pr->nroutes; i++) {
+        rt_net *n = &out->nets[i];
+        const pl_net *p = &nets[i];
+        n->kernel = kernel_of[i];
+        n->stream = stream_of[i];
+        n->color = pr->routes[i].color;
+        n->sx = p->sx, n->sy = p->sy;
+        n->load = p->load;
+        n->nsinks = p->nsinks;
+        n->kx = (int32_t *)p->kx, n->ky = (int32_t *)p->ky;
+        n->nhops = pr->routes[i].nhops;
+        n->hops = ir_alloc(out->arena, sizeof(rt_hop) * ((size_t)n->nhops + 1));
+        for (int32_t j = 0; j < n->nhops; j++) {
+            const pl_hop *h = &pr->routes[i].hops[j];
+            n->hops[j] = (rt_hop){h->x, h->y, h->in, h->outs};
+        }
+    }
+}
+
+int drv_compile(const drv_args *a, ir_diag *d) {
+    if (a->emit && strcmp(a->emit, "llvm") == 0) {
+        ir_error(d, IR_NOLOC, "--emit llvm: PE program generation is not implemented yet");
+        return IR_EXIT_INPUT;
+    }
+    ir_graph *g = NULL;
+    int status = drv_front_end(a, d, &g);
+    if (!status) status = drv_pipeline(a, d, &g);
+    if (status || a->stop_after) {
+        ir_graph_free(g);
+        return status;
+    }
+    const ir_target *t = &a->machine;
+    ir_kgraph kg;
+    if (!pass_lower(g, &kg, d) || !pass_tile(g, &kg, t, d)) {
+        ir_kgraph_free(&kg);
+        ir_graph_free(g);
+        return IR_EXIT_INPUT;
+    }
+    double period = 1;
+    for (int32_t i = 0; i < kg.nk; i++)
+        period = (double)kg.k[i].cycles > period ? (double)kg.k[i].cycles : period;
+
+    /* Placement, then the nets of the placed kernels, then routes. */
+    pl_problem prob;
+    pl_problem_from_kgraph(&kg, t, a->seed, &prob);
+    pl_placement pl = {0};
+    bool ok = pl_place(&prob, &pl, d);
+    if (ok) {
+        if (!pl_check_placement(&prob, pl.x, pl.y, d))
+            ir_internal_error("the placer produced an illegal placement");
+        for (int32_t i = 0; i < kg.nk; i++)
+            kg.k[i].x = pl.x[i], kg.k[i].y = pl.y[i];
+    }
+    ir_arena *arena = ir_arena_new();
+    pl_net *nets = NULL;
+    int32_t *kernel_of = NULL, *stream_of = NULL, nnets = 0;
+    pl_routing pr = {0};
+    if (ok) {
+        nnets = pl_build_nets(&kg, &period, &nets, &kernel_of, &stream_of, arena);
+        ok = pl_route(t->width, t->height, nets, nnets, t->colors, t->link_wavelets, &pr, d);
+        if (ok &&
+            !pl_check_routes(t->width, t->height, nets, nnets, &pr, t->colors, t->link_wavelets, d))
+            ir_internal_error("the router produced routes that its checker refutes");
+    }
+    if (ok && a->emit && strcmp(a->emit, "kernels") == 0) {
+        pass_print_kernels(g, &kg, stdout);
+        printf("period %.0f cycles; placement cost %.6g, lower bound %.6g; nets %d, link load max "
+               "%.3g, colours max %d\n",
+               period, pl.cost, pl.lower_bound, nnets, pr.max_link_load, pr.max_colors);
+    }
+    if (ok && a->outdir) {
+        rt_buf gb = {0}, tb = {0}, kb = {0}, rb = {0};
+        rt_encode_graph(g, &gb);
+        rt_encode_target(t, &tb);
+        rt_encode_kgraph(&kg, &kb);
+        rt_routes routes;
+        to_routes(nets, kernel_of, stream_of, &pr, period, &routes);
+        rt_encode_routes(&routes, &rb);
+        rt_writer *w = rt_writer_new();
+        rt_writer_add(w, RT_SEC_TARGET, tb.data, tb.len);
+        rt_writer_add(w, RT_SEC_GRAPH, gb.data, gb.len);
+        rt_writer_add(w, RT_SEC_KERNELS, kb.data, kb.len);
+        rt_writer_add(w, RT_SEC_ROUTES, rb.data, rb.len);
+        /* The model and its weights are all in the graph section. */
+        ok = rt_writer_save(w, a->outdir, XXH64(gb.data, gb.len, 0), d);
+        rt_writer_free(w);
+        rt_routes_free(&routes);
+        rt_buf_free(&gb), rt_buf_free(&tb), rt_buf_free(&kb), rt_buf_free(&rb);
+    }
+    pl_routing_free(&pr);
+    free(nets);
+    ir_arena_free(arena);
+    pl_placement_free(&pl);
+    pl_problem_free(&prob);
+    ir_kgraph_free(&kg);
+    ir_graph_free(g);
+    return ok ? IR_EXIT_OK : IR_EXIT_INPUT;
+}
