@@ -19,35 +19,7 @@
 
 static char tmpdir[] = "/tmp/wsc_test_target_XXXXXX";
 
-static const char *tmp(const char *name) {
-    static char bufs[4][512];
-    static int k;
-    char *b = bufs[k++ & 3];
-    snprintf(b, sizeof bufs[0], "%s/%s", tmpdir, name);
-    return b;
-}
-
-static int rm_one(const char *p, const struct stat *st, int flag, struct FTW *ftw) {
-    (void)st, (void)flag, (void)ftw;
-    return remove(p);
-}
-
-static int setup_all(void **state) {
-    (void)state;
-    return mkdtemp(tmpdir) ? 0 : -1;
-}
-
-static int teardown_all(void **state) {
-    (void)state;
-    return nftw(tmpdir, rm_one, 16, FTW_DEPTH | FTW_PHYS);
-}
-
-static void write_text(const char *path, const char *text, size_t n) {
-    FILE *f = fopen(path, "wb");
-    assert_non_null(f);
-    assert_int_equal(fwrite(text, 1, n, f), n);
-    assert_int_equal(fclose(f), 0);
-}
+#include "test_util.h"
 
 /* Every field, so a test notices a field the writer or parser forgets. */
 static void assert_same_target(const ir_target *a, const ir_target *b) {
@@ -72,7 +44,7 @@ static void assert_same_target(const ir_target *a, const ir_target *b) {
  * in *msgs (caller frees) and the error count in *errors. */
 static bool load_text(const char *name, const char *text, ir_target *t, char **msgs, int *errors) {
     const char *path = tmp(name);
-    write_text(path, text, strlen(text));
+    write_file(path, text, strlen(text));
     ir_diag *d = ir_diag_new(NULL);
     bool ok = ir_target_load(path, t, d);
     if (msgs) *msgs = strdup(ir_diag_text(d));
@@ -281,7 +253,7 @@ static void test_load_errors(void **state) {
     char *msgs;
     int errors;
     const char nul[] = "width = 1\0\n";
-    write_text(tmp("nul.target"), nul, sizeof nul - 1);
+    write_file(tmp("nul.target"), nul, sizeof nul - 1);
     ir_diag *d = ir_diag_new(NULL);
     assert_false(ir_target_load(tmp("nul.target"), &t, d));
     assert_non_null(strstr(ir_diag_text(d), "nul.target:1:9: error: 'width' expects an integer"));
@@ -323,7 +295,7 @@ static void test_load_unreadable(void **state) {
     char *big = malloc(n);
     assert_non_null(big);
     memset(big, '#', n);
-    write_text(tmp("big.target"), big, n);
+    write_file(tmp("big.target"), big, n);
     free(big);
     d = ir_diag_new(NULL);
     assert_false(ir_target_load(tmp("big.target"), &t, d));
@@ -345,7 +317,7 @@ static void test_load_garbage(void **state) {
             static const char alphabet[] = "width=12 \n#colorsbase_wse3.-+e9x\t\r";
             buf[i] = round % 3 ? alphabet[(s >> 33) % (sizeof alphabet - 1)] : (char)(s >> 56);
         }
-        write_text(tmp("garbage.target"), buf, n);
+        write_file(tmp("garbage.target"), buf, n);
         ir_diag *d = ir_diag_new(NULL);
         ir_target t;
         if (ir_target_load(tmp("garbage.target"), &t, d)) {
@@ -522,9 +494,9 @@ static void expect_wsc(const char *args, int status, const char *want) {
 static void test_driver(void **state) {
     (void)state;
     const char *model = "model m;\ninput x: f32[2];\noutput y = x;\n";
-    write_text(tmp("m.wsm"), model, strlen(model));
-    write_text(tmp("bad.target"), "base = wse2\nwidth = 5000\n", 26);
-    write_text(tmp("good.target"), "width = 20\n", 11);
+    write_file(tmp("m.wsm"), model, strlen(model));
+    write_file(tmp("bad.target"), "base = wse2\nwidth = 5000\n", 26);
+    write_file(tmp("good.target"), "width = 20\n", 11);
     char args[2048];
     snprintf(args, sizeof args, "check %s --target %s", tmp("m.wsm"), tmp("bad.target"));
     expect_wsc(args, 1, "bad.target:2:9: error: 'width' must be from 1 to 4096, not 5000");
