@@ -51,16 +51,16 @@ to_problem() { # W H < `wsc compile --emit kernels` > problem
 import re, sys
 idx, sizes, edges = {}, [], []
 for line in sys.stdin:
-    m = re.match(r"^(\d+)\s+(\S+)\s+\S+\s+(\d+)x(\d+)\s", line)
+    m = re.match(r"^(\d+)\s+(\S+)\s+(\S+)\s+(\d+)x(\d+)\s", line)
     if m:
         idx[m.group(2)] = int(m.group(1))
-        sizes.append((int(m.group(3)), int(m.group(4))))
+        sizes.append((int(m.group(4)), int(m.group(5)), {"input": 1, "output": 2}.get(m.group(3), 0)))
         continue
     m = re.match(r"^stream (\S+) -> (\S+): (\d+) wavelets", line)
     if m:
         edges.append((idx[m.group(1)], idx[m.group(2)], int(m.group(3))))
 print(sys.argv[1], sys.argv[2], len(sizes), len(edges))
-for w, h in sizes: print(w, h)
+for w, h, pin in sizes: print(w, h, pin)
 for a, b, t in edges: print(a, b, t)
 ' "$1" "$2"
 }

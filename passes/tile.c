@@ -269,6 +269,33 @@ bool pass_tile(const ir_graph *g, ir_kgraph *kg, const ir_target *t, ir_diag *d)
         k->work = sh[i].work;
         k->colors = k->kind == IR_KK_GEMV ? 2 : k->kind == IR_KK_ROW ? 2 : 1;
     }
+    /* Input and output columns stand on the west and east edges: together
+     * they may be at most as tall as the fabric. */
+    for (int side = 0; side < 2; side++) {
+        ir_kkind kind = side ? IR_KK_OUTPUT : IR_KK_INPUT;
+        int64_t total = 0, count = 0;
+        for (int32_t i = 0; i < n; i++)
+            if (kg->k[i].kind == kind) total += kg->k[i].h, count++;
+        if (count > t->height) {
+            ir_error(d, IR_NOLOC, "the model has %lld %ss; the fabric's %s edge has %d rows for them", (long long)count,
+                     side ? "output" : "input", side ? "east" : "west", t->height);
+            free(sh), free(w), free(h);
+            return false;
+        }
+        /* shrink the tallest columns first until they fit */
+        while (total > t->height) {
+            int32_t tall = -1;
+            for (int32_t i = 0; i < n; i++)
+                if (kg->k[i].kind == kind && (tall < 0 || kg->k[i].h > kg->k[tall].h)) tall = i;
+            ir_kernel *k = &kg->k[tall];
+            int64_t cut = total - t->height < k->h - 1 ? total - t->height : k->h - 1;
+            if (cut < 1) cut = 1;
+            k->h -= (int32_t)cut;
+            total -= cut;
+            int64_t sram;
+            evaluate(&sh[tall], k, k->w, k->h, &sram, &k->cycles, &k->sram_data, &k->sram_buffers, &k->sram_program);
+        }
+    }
     free(sh), free(w), free(h);
     return true;
 }

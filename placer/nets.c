@@ -22,14 +22,21 @@ void pl_problem_from_kgraph(const ir_kgraph *kg, const ir_target *t, uint64_t se
     double *tr = ir_xmalloc(sizeof(double) * ((size_t)kg->ns + 1));
     for (int32_t i = 0; i < kg->ns; i++)
         src[i] = kg->s[i].src, dst[i] = kg->s[i].dst, tr[i] = (double)kg->s[i].wavelets;
-    p->w = w, p->h = h, p->src = src, p->dst = dst, p->traffic = tr;
+    /* The host reaches the fabric only at its west (inputs) and east
+     * (outputs) edges. */
+    int8_t *pin = ir_xmalloc((size_t)kg->nk + 1);
+    for (int32_t i = 0; i < kg->nk; i++)
+        pin[i] = kg->k[i].kind == IR_KK_INPUT    ? PL_PIN_WEST
+                 : kg->k[i].kind == IR_KK_OUTPUT ? PL_PIN_EAST
+                                                 : PL_PIN_NONE;
+    p->w = w, p->h = h, p->src = src, p->dst = dst, p->traffic = tr, p->pin = pin;
     p->nedges = kg->ns;
     p->seed = seed;
 }
 
 void pl_problem_free(pl_problem *p) {
     free((void *)p->w), free((void *)p->h), free((void *)p->src), free((void *)p->dst),
-        free((void *)p->traffic);
+        free((void *)p->traffic), free((void *)p->pin);
     memset(p, 0, sizeof *p);
 }
 

@@ -9,6 +9,15 @@
 
 /* ------------------------------------------------------------ placement */
 
+/* Where a kernel must sit: host I/O reaches the fabric only through its
+ * west (input) and east (output) edges (docs/placer.md). */
+typedef enum pl_pin {
+    PL_PIN_NONE, /* anywhere */
+    PL_PIN_WEST, /* x = 0 */
+    PL_PIN_EAST, /* x + w = width */
+    PL_NPINS
+} pl_pin;
+
 /* Kernels are rectangles; edges say how much traffic two kernels exchange
  * per pass (wavelets). Kernel i is w[i] x h[i] PEs. */
 typedef struct pl_problem {
@@ -24,6 +33,8 @@ typedef struct pl_problem {
                               (20, within 10000..60000 moves per temperature); < 0: none */
     bool selfcheck;        /* tests: after every accepted move, compare the incremental
                               cost with pl_cost and check legality (slow) */
+    const int8_t *pin;     /* per kernel a pl_pin: the edge it must touch, free along y;
+                              NULL: none pinned */
 } pl_problem;
 
 typedef struct pl_placement {
@@ -37,17 +48,18 @@ typedef struct pl_placement {
     const char *strategy; /* the constructive packing kept (static text) */
 } pl_placement;
 
-/* Places every kernel inside the fabric without overlap: a constructive
- * serpentine in pipeline (index) order, then simulated annealing with
- * incremental cost updates and a range limit adapted to the acceptance
- * rate. Deterministic for a seed. False (reported) when the rectangles do
- * not fit. */
+/* Places every kernel inside the fabric without overlap, pinned kernels on
+ * their edges: a constructive serpentine in pipeline (index) order, then
+ * simulated annealing with incremental cost updates and a range limit
+ * adapted to the acceptance rate. Deterministic for a seed. False
+ * (reported) when the rectangles do not fit. */
 bool pl_place(const pl_problem *p, pl_placement *out, ir_diag *d);
 void pl_placement_free(pl_placement *pl);
 /* Recomputes the cost of a placement from scratch (tests compare it with
  * the incremental cost). */
 double pl_cost(const pl_problem *p, const int32_t *x, const int32_t *y);
-/* In bounds and no overlap; reports the first violation. */
+/* In bounds, no overlap, pinned kernels on their edges; reports the first
+ * violation. */
 bool pl_check_placement(const pl_problem *p, const int32_t *x, const int32_t *y, ir_diag *d);
 
 /* -------------------------------------------------------------- routing */

@@ -57,6 +57,18 @@ static int32_t imin(int32_t a, int32_t b) {
     return a < b ? a : b;
 }
 
+/* Kernel k's pl_pin (problems without pins leave the array out). */
+static int pin_of(const pl_problem *p, int32_t k) {
+    return p->pin ? p->pin[k] : PL_PIN_NONE;
+}
+
+/* The only column a kernel pinned to `pin` may start at. */
+static int32_t pinned_x(int pin, int32_t width, int32_t w) {
+    return pin == PL_PIN_WEST ? 0 : width - w;
+}
+
+static const char *const edge_names[PL_NPINS] = {"no", "west", "east"};
+
 /* ---------------------------------------------------------------- random */
 
 /* xoshiro256** seeded through splitmix64: the results depend on the seed
@@ -134,14 +146,32 @@ double pl_cost(const pl_problem *p, const int32_t *x, const int32_t *y) {
 /* Two rectangles that do not overlap are separated along x or along y, so
  * their centres are at least (wa+wb)/2 apart in x or (ha+hb)/2 apart in y,
  * and the Manhattan distance is at least the smaller of the two. A kernel
- * talking to itself costs nothing. */
+ * talking to itself costs nothing. Pins fix centres' columns: a free kernel
+ * beside or beyond a pinned one along y is still (wb-wa)/2 from its edge
+ * when wider; two kernels on one edge share its column; kernels on
+ * opposite edges are the fabric's width apart less their half widths.
+ * Everything in half PEs. */
+static int64_t edge_bound2(const pl_problem *p, int32_t a, int32_t b) {
+    int64_t wa = p->w[a], wb = p->w[b];
+    int64_t sx = wa + wb, sy = (int64_t)p->h[a] + p->h[b];
+    int pa = pin_of(p, a), pb = pin_of(p, b);
+    if (pa == PL_PIN_NONE && pb == PL_PIN_NONE) return sx < sy ? sx : sy;
+    if (pa == PL_PIN_NONE || pb == PL_PIN_NONE) {
+        int64_t wf = pa == PL_PIN_NONE ? wa : wb, wp = pa == PL_PIN_NONE ? wb : wa;
+        int64_t along = sy + (wf > wp ? wf - wp : 0);
+        return sx < along ? sx : along;
+    }
+    if (pa == pb) return (wa > wb ? wa - wb : wb - wa) + sy;
+    int64_t dx = 2 * (int64_t)p->width - sx;
+    return (dx < 0 ? -dx : dx) + (sx > p->width ? sy : 0);
+}
+
 static double lower_bound(const pl_problem *p) {
     double lb = 0;
     for (int32_t e = 0; e < p->nedges; e++) {
         int32_t a = p->src[e], b = p->dst[e];
         if (a == b) continue;
-        int64_t sx = (int64_t)p->w[a] + p->w[b], sy = (int64_t)p->h[a] + p->h[b];
-        lb += p->traffic[e] * (double)(sx < sy ? sx : sy);
+        lb += p->traffic[e] * (double)edge_bound2(p, a, b);
     }
     return 0.5 * lb;
 }
@@ -205,6 +235,18 @@ bool pl_check_placement(const pl_problem *p, const int32_t *x, const int32_t *y,
             (int64_t)y[k] + p->h[k] > p->height) {
             fail(d, "placement: kernel %d (%dx%d PEs at %d,%d) lies outside the %dx%d fabric", k,
                  p->w[k], p->h[k], x[k], y[k], p->width, p->height);
+            return false;
+        }
+        int pin = pin_of(p, k);
+        if (pin < PL_PIN_NONE || pin >= PL_NPINS) {
+            fail(d, "placement: kernel %d has the unknown pin %d", k, pin);
+            return false;
+        }
+        if (pin != PL_PIN_NONE && x[k] != pinned_x(pin, p->width, p->w[k])) {
+            fail(d,
+                 "placement: kernel %d (%dx%d PEs at %d,%d) is pinned to the %s edge of the %dx%d "
+                 "fabric but does not lie on it",
+                 k, p->w[k], p->h[k], x[k], y[k], edge_names[pin], p->width, p->height);
             return false;
         }
     }
@@ -353,22 +395,24 @@ static bool pack_serpentine(int32_t W, int32_t H, const int32_t *w, const int32_
 /* A sort key carrying its kernel, so that comparisons need no shared state
  * (placements may run on several threads). */
 typedef struct sortkey {
-    int32_t a, b; /* compared first and second, ascending */
-    int32_t k;    /* the kernel, last: the order is total */
+    int32_t a, b, c; /* compared first, second and third, ascending */
+    int32_t k;       /* the kernel, last: the order is total */
 } sortkey;
 
 static int sortkey_cmp(const void *pa, const void *pb) {
     const sortkey *x = pa, *y = pb;
     if (x->a != y->a) return x->a < y->a ? -1 : 1;
     if (x->b != y->b) return x->b < y->b ? -1 : 1;
+    if (x->c != y->c) return x->c < y->c ? -1 : 1;
     return (x->k > y->k) - (x->k < y->k);
 }
 
-/* Kernels in the order of the keys (a[k], b[k]). */
-static int32_t *sorted_kernels(const int32_t *a, const int32_t *b, int32_t sign, int32_t n) {
+/* Kernels in the order of the keys (a[k], b[k], c[k]); c may be NULL. */
+static int32_t *sorted_kernels(const int32_t *a, const int32_t *b, const int32_t *c, int32_t sign,
+                               int32_t n) {
     sortkey *keys = ir_xmalloc(sizeof *keys * (size_t)(n ? n : 1));
     for (int32_t k = 0; k < n; k++)
-        keys[k] = (sortkey){sign * a[k], sign * b[k], k};
+        keys[k] = (sortkey){sign * a[k], sign * b[k], c ? sign * c[k] : 0, k};
     qsort(keys, (size_t)n, sizeof *keys, sortkey_cmp);
     int32_t *ord = ir_xmalloc(sizeof *ord * (size_t)(n ? n : 1));
     for (int32_t i = 0; i < n; i++)
@@ -379,7 +423,7 @@ static int32_t *sorted_kernels(const int32_t *a, const int32_t *b, int32_t sign,
 
 /* Decreasing height, then decreasing width, then index. */
 static int32_t *order_by_height(const int32_t *w, const int32_t *h, int32_t n) {
-    return sorted_kernels(h, w, -1, n);
+    return sorted_kernels(h, w, NULL, -1, n);
 }
 
 /* First-fit decreasing height: for problems too tight for the pipeline
@@ -467,15 +511,22 @@ static int32_t skyline_raise(seg *sk, int32_t ns, seg *tmp, int32_t x, int32_t w
  * flush with the west or the east end of a skyline segment. It fills the
  * holes that shelves leave under short kernels. In pipeline order, ties go
  * to the spot nearest the previous kernel; in decreasing height (the last
- * resort before refusing), to the westmost. */
+ * resort before refusing), to the westmost. The skyline starts flat, or as
+ * `init` (at most 3 segments covering [0, W)) when rows are taken already. */
 static bool pack_skyline(int32_t W, int32_t H, const int32_t *w, const int32_t *h, int32_t n,
-                         bool pipeline, bool best_fit, int32_t *px, int32_t *py) {
+                         bool pipeline, bool best_fit, const seg *init, int32_t ninit, int32_t *px,
+                         int32_t *py) {
     int32_t *ord = NULL;
     if (!pipeline) ord = order_by_height(w, h, n);
+    /* Each kernel splits at most one segment into three. */
     seg *sk = ir_xmalloc(sizeof *sk * (2 * (size_t)n + 3));
     seg *tmp = ir_xmalloc(sizeof *tmp * (2 * (size_t)n + 3));
     int32_t ns = 1;
     sk[0] = (seg){0, W, 0};
+    if (init) {
+        memcpy(sk, init, sizeof *sk * (size_t)ninit);
+        ns = ninit;
+    }
     bool ok = true;
     int64_t prev_cx2 = 0; /* doubled centre column of the previous kernel */
     for (int32_t j = 0; j < n; j++) {
@@ -538,27 +589,219 @@ static const char *const strategy_names[2][NSTRATEGIES] = {
      "best-fit skyline columns in pipeline order", "first-fit columns", "skyline columns"},
 };
 
+/* The kernels pinned to the fabric's edges and the room they take. */
+typedef struct pins {
+    int32_t n;      /* kernels pinned */
+    int32_t ww, we; /* widest kernel pinned west, east (0: none) */
+    int64_t hw, he; /* rows the west, east kernels take stacked along their edge */
+} pins;
+
+static pins count_pins(const pl_problem *p) {
+    pins pn = {0};
+    for (int32_t k = 0; k < p->nkernels; k++) {
+        int pin = pin_of(p, k);
+        if (pin == PL_PIN_NONE) continue;
+        pn.n++;
+        if (pin == PL_PIN_WEST) {
+            pn.ww = imax(pn.ww, p->w[k]);
+            pn.hw += p->h[k];
+        } else {
+            pn.we = imax(pn.we, p->w[k]);
+            pn.he += p->h[k];
+        }
+    }
+    return pn;
+}
+
+/* Puts the kernels pinned to each edge, which has columns of its own, where
+ * their free neighbours pull them: at the traffic-weighted mean row of the
+ * neighbours' centres, then pushed apart along the edge in that order and
+ * back inside the fabric (they fit: pl_place checked the rows they take). */
+static void pins_near(const pl_problem *p, int32_t *x, int32_t *y) {
+    int32_t n = p->nkernels;
+    double *tw = ir_xcalloc((size_t)n, sizeof(double));  /* traffic to free kernels */
+    double *tc2 = ir_xcalloc((size_t)n, sizeof(double)); /* that traffic x doubled centre rows */
+    for (int32_t e = 0; e < p->nedges; e++) {
+        int32_t a = p->src[e], b = p->dst[e];
+        for (int end = 0; end < 2; end++) {
+            int32_t k = end ? b : a, o = end ? a : b;
+            if (pin_of(p, k) == PL_PIN_NONE || pin_of(p, o) != PL_PIN_NONE) continue;
+            tw[k] += p->traffic[e];
+            tc2[k] += p->traffic[e] * (2.0 * y[o] + p->h[o]);
+        }
+    }
+    sortkey *keys = ir_xmalloc(sizeof *keys * (size_t)n);
+    for (int side = PL_PIN_WEST; side <= PL_PIN_EAST; side++) {
+        int32_t m = 0;
+        for (int32_t k = 0; k < n; k++) {
+            if (pin_of(p, k) != side) continue;
+            double want = tw[k] > 0 ? floor(0.5 * (tc2[k] / tw[k] - p->h[k]) + 0.5) : 0;
+            int32_t top = (int32_t)fmax(0, fmin(want, (double)(p->height - p->h[k])));
+            keys[m++] = (sortkey){top, 0, 0, k};
+        }
+        qsort(keys, (size_t)m, sizeof *keys, sortkey_cmp);
+        int32_t end = 0;
+        for (int32_t i = 0; i < m; i++) {
+            int32_t k = keys[i].k;
+            x[k] = pinned_x(side, p->width, p->w[k]);
+            y[k] = imax(keys[i].a, end);
+            end = y[k] + p->h[k];
+        }
+        int32_t lim = p->height;
+        for (int32_t i = m - 1; i >= 0; i--) {
+            int32_t k = keys[i].k;
+            y[k] = imin(y[k], lim - p->h[k]);
+            lim = y[k];
+        }
+    }
+    free(keys);
+    free(tw);
+    free(tc2);
+}
+
+/* Stacks the kernels pinned to each edge from the north-west and the
+ * north-east corners, in index order; when the two edges' kernels would
+ * share columns, the east ones go below the west ones. */
+static void pins_stacked(const pl_problem *p, const pins *pn, int32_t *x, int32_t *y) {
+    int32_t next[PL_NPINS] = {0, 0, (int64_t)pn->ww + pn->we > p->width ? (int32_t)pn->hw : 0};
+    for (int32_t k = 0; k < p->nkernels; k++) {
+        int pin = pin_of(p, k);
+        if (pin == PL_PIN_NONE) continue;
+        x[k] = pinned_x(pin, p->width, p->w[k]);
+        y[k] = next[pin];
+        next[pin] += p->h[k];
+    }
+}
+
+/* The skyline those stacks leave: their bounding boxes taken from row 0. */
+static int32_t pinned_skyline(const pl_problem *p, const pins *pn, seg *sk) {
+    int32_t W = p->width, hw = (int32_t)pn->hw, he = (int32_t)pn->he;
+    seg s[3];
+    int32_t ns = 0, m = 0;
+    if ((int64_t)pn->ww + pn->we <= W) {
+        s[ns++] = (seg){0, pn->ww, hw};
+        s[ns++] = (seg){pn->ww, W - pn->ww - pn->we, 0};
+        s[ns++] = (seg){W - pn->we, pn->we, he};
+    } else {
+        s[ns++] = (seg){0, W - pn->we, hw};
+        s[ns++] = (seg){W - pn->we, pn->we, hw + he};
+    }
+    for (int32_t i = 0; i < ns; i++) {
+        if (s[i].len == 0) continue;
+        if (m > 0 && sk[m - 1].y == s[i].y)
+            sk[m - 1].len += s[i].len;
+        else
+            sk[m++] = s[i];
+    }
+    return m;
+}
+
+/* The constructive stage's state: candidates come from packing the free
+ * kernels in a region and then placing the pinned ones. */
+typedef struct builder {
+    const pl_problem *p; /* the problem */
+    const pins *pn;      /* its pinned kernels */
+    const int32_t *fk;   /* free kernel i is kernel fk[i] */
+    int32_t nf;          /* free kernels */
+    int32_t *cx, *cy;    /* the candidate, every kernel */
+    int32_t *x, *y;      /* the cheapest candidate so far */
+    double best;         /* its cost; INFINITY: none yet */
+    const char **name;   /* its strategy */
+} builder;
+
+/* Completes a candidate from the free kernels' corners (tx, ty) in a region
+ * of columns [x0, x0 + rw), mirrored west to east when `rw` > 0: pinned
+ * kernels in edge columns of their own (`strips`) or stacked from the
+ * corners; keeps it when it is the cheapest. */
+static void consider(builder *b, const int32_t *tx, const int32_t *ty, int32_t x0, int32_t rw,
+                     bool strips, const char *name) {
+    const pl_problem *p = b->p;
+    for (int32_t i = 0; i < b->nf; i++) {
+        int32_t k = b->fk[i];
+        b->cx[k] = rw > 0 ? x0 + rw - tx[i] - p->w[k] : x0 + tx[i];
+        b->cy[k] = ty[i];
+    }
+    if (b->pn->n > 0) {
+        if (strips)
+            pins_near(p, b->cx, b->cy);
+        else
+            pins_stacked(p, b->pn, b->cx, b->cy);
+    }
+    /* The self-check vouches for the packings not kept too. */
+    if (p->selfcheck && !pl_check_placement(p, b->cx, b->cy, NULL))
+        ir_internal_error("placer: the %s packing is illegal", name);
+    double c = pl_cost(p, b->cx, b->cy);
+    if (c < b->best) {
+        b->best = c;
+        memcpy(b->x, b->cx, sizeof(int32_t) * (size_t)p->nkernels);
+        memcpy(b->y, b->cy, sizeof(int32_t) * (size_t)p->nkernels);
+        *b->name = name;
+    }
+}
+
+static const char *const mirrored_names[2][NSTRATEGIES] = {
+    {"serpentine rows, mirrored", "serpentine rows, stacked, mirrored",
+     "serpentine rows in bands, mirrored", "serpentine rows in bands, stacked, mirrored",
+     "skyline rows in pipeline order, mirrored",
+     "best-fit skyline rows in pipeline order, mirrored", "first-fit rows, mirrored",
+     "skyline rows, mirrored"},
+    {"serpentine columns, mirrored", "serpentine columns, stacked, mirrored",
+     "serpentine columns in bands, mirrored", "serpentine columns in bands, stacked, mirrored",
+     "skyline columns in pipeline order, mirrored",
+     "best-fit skyline columns in pipeline order, mirrored", "first-fit columns, mirrored",
+     "skyline columns, mirrored"},
+};
+
+/* The packings around the pinned kernels' corner stacks: only the skyline
+ * packers take a skyline that does not start flat. */
+static const char *const around_pins_names[NSTRATEGIES] = {
+    [SKYLINE_PIPELINE] = "skyline rows in pipeline order, around the pinned kernels",
+    [SKYLINE_PIPELINE_FIT] = "best-fit skyline rows in pipeline order, around the pinned kernels",
+    [SKYLINE] = "skyline rows, around the pinned kernels",
+};
+
 /* The constructive stage: every strategy that keeps the pipeline order in
  * both orientations, and the cheapest legal result in (x, y); only when
- * none packs, the order-free packers. False when nothing packs. */
+ * none packs, the order-free packers. Kernels pinned to an edge take its
+ * columns and the free kernels pack between them; when that leaves no room,
+ * the skyline packers go around the pinned kernels stacked in the corners.
+ * False when nothing packs. */
 static bool construct(const pl_problem *p, int32_t *x, int32_t *y, const char **name) {
     int32_t n = p->nkernels;
+    pins pn = count_pins(p);
+    int32_t *fk = ir_xmalloc(sizeof(int32_t) * (size_t)n);
+    int32_t *fw = ir_xmalloc(sizeof(int32_t) * (size_t)n);
+    int32_t *fh = ir_xmalloc(sizeof(int32_t) * (size_t)n);
+    int32_t nf = 0;
+    int64_t area = 0;
+    for (int32_t k = 0; k < n; k++) {
+        if (pin_of(p, k) != PL_PIN_NONE) continue;
+        fk[nf] = k;
+        fw[nf] = p->w[k];
+        fh[nf++] = p->h[k];
+        area += (int64_t)p->w[k] * p->h[k];
+    }
     int32_t *tx = ir_xmalloc(sizeof(int32_t) * (size_t)n);
     int32_t *ty = ir_xmalloc(sizeof(int32_t) * (size_t)n);
-    double best = INFINITY;
-    int64_t area = 0;
-    for (int32_t k = 0; k < n; k++)
-        area += (int64_t)p->w[k] * p->h[k];
+    builder b = {
+        .p = p, .pn = &pn, .fk = fk, .nf = nf, .x = x, .y = y, .best = INFINITY, .name = name};
+    b.cx = ir_xmalloc(sizeof(int32_t) * (size_t)n);
+    b.cy = ir_xmalloc(sizeof(int32_t) * (size_t)n);
+    /* The region between the edge columns the pinned kernels take. */
+    int32_t x0 = pn.ww, RW = p->width - pn.ww - pn.we;
+    bool strips = RW >= 1;
+    if (nf == 0)
+        consider(&b, tx, ty, 0, 0, (int64_t)pn.ww + pn.we <= p->width, "pinned kernels only");
     enum { NBANDS = 12 };
     static const double band_scale[NBANDS / 2] = {0.8, 1.0, 1.25, 1.6, 2.0, 2.5};
     static const double width_scale[NBANDS / 2] = {1.0, 1.5, 2.0, 2.5, 3.0, 4.0};
-    for (int order_free = 0; order_free < 2 && best == INFINITY; order_free++) {
-        for (int tr = 0; tr < 2; tr++) {
+    for (int order_free = 0; order_free < 2 && nf > 0 && b.best == INFINITY; order_free++) {
+        for (int tr = 0; tr < 2 && strips; tr++) {
             /* Transposed, shelves become columns. */
-            int32_t W = tr ? p->height : p->width, H = tr ? p->width : p->height;
-            const int32_t *w = tr ? p->h : p->w, *h = tr ? p->w : p->h;
+            int32_t W = tr ? p->height : RW, H = tr ? RW : p->height;
+            const int32_t *w = tr ? fh : fw, *h = tr ? fw : fh;
             int32_t maxw = 0;
-            for (int32_t k = 0; k < n; k++)
+            for (int32_t k = 0; k < nf; k++)
                 maxw = imax(maxw, w[k]);
             /* Full rows; bands about as wide as a square of the kernels'
              * area; and bands a few of the widest kernels wide, whose
@@ -567,10 +810,10 @@ static bool construct(const pl_problem *p, int32_t *x, int32_t *y, const char **
             int32_t bands[1 + NBANDS], nb = 0;
             bands[nb++] = W;
             for (int32_t j = 0; j < NBANDS; j++) {
-                double b = j < NBANDS / 2 ? sqrt((double)area) * band_scale[j]
-                                          : maxw * width_scale[j - NBANDS / 2];
-                if (b >= W) continue;
-                int32_t bw = imax(maxw, (int32_t)ceil(b));
+                double bd = j < NBANDS / 2 ? sqrt((double)area) * band_scale[j]
+                                           : maxw * width_scale[j - NBANDS / 2];
+                if (bd >= W) continue;
+                int32_t bw = imax(maxw, (int32_t)ceil(bd));
                 bool seen = false;
                 for (int32_t i = 0; i < nb; i++)
                     seen |= bands[i] == bw;
@@ -591,39 +834,54 @@ static bool construct(const pl_problem *p, int32_t *x, int32_t *y, const char **
                 case SERPENTINE_STACKED:
                 case SERPENTINE_BANDS:
                 case SERPENTINE_BANDS_STACKED:
-                    ok = pack_serpentine(W, H, w, h, n, bands[t / 2], t % 2, tx, ty);
+                    ok = pack_serpentine(W, H, w, h, nf, bands[t / 2], t % 2, tx, ty);
                     break;
-                case SKYLINE_PIPELINE: ok = pack_skyline(W, H, w, h, n, true, false, tx, ty); break;
+                case SKYLINE_PIPELINE:
+                    ok = pack_skyline(W, H, w, h, nf, true, false, NULL, 0, tx, ty);
+                    break;
                 case SKYLINE_PIPELINE_FIT:
-                    ok = pack_skyline(W, H, w, h, n, true, true, tx, ty);
+                    ok = pack_skyline(W, H, w, h, nf, true, true, NULL, 0, tx, ty);
                     break;
-                case FIRST_FIT: ok = pack_ffdh(W, H, w, h, n, tx, ty); break;
-                case SKYLINE: ok = pack_skyline(W, H, w, h, n, false, false, tx, ty); break;
+                case FIRST_FIT: ok = pack_ffdh(W, H, w, h, nf, tx, ty); break;
+                case SKYLINE:
+                    ok = pack_skyline(W, H, w, h, nf, false, false, NULL, 0, tx, ty);
+                    break;
                 case NSTRATEGIES: break;
                 }
                 if (!ok) continue;
                 if (tr)
-                    for (int32_t k = 0; k < n; k++) {
+                    for (int32_t k = 0; k < nf; k++) {
                         int32_t sw = tx[k];
                         tx[k] = ty[k];
                         ty[k] = sw;
                     }
-                /* The self-check vouches for the packings not kept too. */
-                if (p->selfcheck && !pl_check_placement(p, tx, ty, NULL))
-                    ir_internal_error("placer: the %s packing is illegal", strategy_names[tr][st]);
-                double c = pl_cost(p, tx, ty);
-                if (c < best) {
-                    best = c;
-                    memcpy(x, tx, sizeof(int32_t) * (size_t)n);
-                    memcpy(y, ty, sizeof(int32_t) * (size_t)n);
-                    *name = strategy_names[tr][st];
-                }
+                consider(&b, tx, ty, x0, 0, true, strategy_names[tr][st]);
+                /* The packers start in the west; a pipeline whose heavy end
+                 * is the output is better off against the east edge. */
+                if (pn.n > 0) consider(&b, tx, ty, x0, RW, true, mirrored_names[tr][st]);
             }
         }
+        if (pn.n == 0) continue;
+        /* Around the corner stacks the free kernels may use the edge
+         * columns below them: tighter, but the pinned kernels start far
+         * from their neighbours. */
+        seg init[3];
+        int32_t ninit = pinned_skyline(p, &pn, init);
+        for (int t = 0; t < (order_free ? 1 : 2); t++) {
+            strategy st = order_free ? SKYLINE : t ? SKYLINE_PIPELINE_FIT : SKYLINE_PIPELINE;
+            if (pack_skyline(p->width, p->height, fw, fh, nf, !order_free, t == 1, init, ninit, tx,
+                             ty))
+                consider(&b, tx, ty, 0, 0, false, around_pins_names[st]);
+        }
     }
+    free(fk);
+    free(fw);
+    free(fh);
     free(tx);
     free(ty);
-    return best < INFINITY;
+    free(b.cx);
+    free(b.cy);
+    return b.best < INFINITY;
 }
 
 /* ------------------------------------------------------------- occupancy */
@@ -755,17 +1013,26 @@ static void anneal_init(anneal *s, const pl_problem *p, int32_t *x, int32_t *y) 
         s->adj_t[fill[b]++] = p->traffic[e];
     }
     free(fill);
-    /* Size classes for the equal-size swaps. */
+    /* Size classes for the equal-size swaps; a class also shares its pin,
+     * so that a swap keeps every kernel on its edge. */
     s->cls = ir_xmalloc(sizeof(int32_t) * (size_t)n);
     s->cls_k = ir_xmalloc(sizeof(int32_t) * (size_t)n);
     s->cls_off = ir_xmalloc(sizeof(int32_t) * ((size_t)n + 1));
-    int32_t *by_size = sorted_kernels(p->w, p->h, 1, n);
+    int32_t *pins = NULL;
+    if (p->pin) {
+        pins = ir_xmalloc(sizeof(int32_t) * (size_t)n);
+        for (int32_t k = 0; k < n; k++)
+            pins[k] = p->pin[k];
+    }
+    int32_t *by_size = sorted_kernels(p->w, p->h, pins, 1, n);
     memcpy(s->cls_k, by_size, sizeof(int32_t) * (size_t)n);
     free(by_size);
+    free(pins);
     int32_t nc = 0;
     for (int32_t i = 0; i < n; i++) {
-        int32_t k = s->cls_k[i];
-        if (i == 0 || p->w[k] != p->w[s->cls_k[i - 1]] || p->h[k] != p->h[s->cls_k[i - 1]])
+        int32_t k = s->cls_k[i], prev = i > 0 ? s->cls_k[i - 1] : -1;
+        if (i == 0 || p->w[k] != p->w[prev] || p->h[k] != p->h[prev] ||
+            pin_of(p, k) != pin_of(p, prev))
             s->cls_off[nc++] = i;
         s->cls[k] = nc - 1;
     }
@@ -822,14 +1089,22 @@ static void align(int anchor, int32_t ox, int32_t oy, int32_t ow, int32_t oh, in
 
 /* Exchanges kernels a and b, each aligned on a random anchor of the other's
  * spot (independent anchors let two neighbours of different sizes trade
- * order within their shelf); false when they do not fit there. */
+ * order within their shelf); false when they do not fit there, or when they
+ * are not pinned alike (a free kernel would push a pinned one off its
+ * edge). Kernels pinned to the same edge stay flush with it. */
 static bool swap_move(anneal *s, int32_t a, int32_t b, move *m) {
     const pl_problem *p = s->p;
+    int pin = pin_of(p, a);
+    if (pin != pin_of(p, b)) return false;
     int32_t wa = s->w[a], ha = s->h[a], wb = s->w[b], hb = s->h[b];
     int anchor_a = (int)rng_below(&s->r, 5), anchor_b = (int)rng_below(&s->r, 5);
     int32_t ax, ay, bx, by;
     align(anchor_a, s->x[b], s->y[b], wb, hb, wa, ha, p->width, p->height, &ax, &ay);
     align(anchor_b, s->x[a], s->y[a], wa, ha, wb, hb, p->width, p->height, &bx, &by);
+    if (pin != PL_PIN_NONE) {
+        ax = pinned_x(pin, p->width, wa);
+        bx = pinned_x(pin, p->width, wb);
+    }
     if (rects_overlap(ax, ay, wa, ha, bx, by, wb, hb)) return false;
     int32_t dummy;
     if (blockers(s, ax, ay, wa, ha, a, b, &dummy)) return false;
@@ -838,8 +1113,9 @@ static bool swap_move(anneal *s, int32_t a, int32_t b, move *m) {
     return true;
 }
 
-/* Draws a move within the range limit; false when it would overlap (an
- * aborted move, which tells nothing about the temperature). */
+/* Draws a move within the range limit; false when it would overlap or take
+ * a pinned kernel off its edge (an aborted move, which tells nothing about
+ * the temperature). */
 static bool propose(anneal *s, move *m) {
     const pl_problem *p = s->p;
     int32_t a = (int32_t)rng_below(&s->r, (uint32_t)s->n);
@@ -857,6 +1133,7 @@ static bool propose(anneal *s, move *m) {
     int32_t b = -1;
     int32_t tx = s->x[a] + rng_range(&s->r, -s->rlim, s->rlim);
     int32_t ty = s->y[a] + rng_range(&s->r, -s->rlim, s->rlim);
+    if (pin_of(p, a) != PL_PIN_NONE) tx = s->x[a]; /* slides along its edge only */
     tx = imax(0, imin(tx, p->width - wa));
     ty = imax(0, imin(ty, p->height - ha));
     if (tx == s->x[a] && ty == s->y[a]) return false;
@@ -1065,11 +1342,16 @@ static bool valid_problem(const pl_problem *p, ir_diag *d) {
         fail(d, "placement: malformed problem (%d kernels, %d edges)", p->nkernels, p->nedges);
         return false;
     }
-    for (int32_t k = 0; k < p->nkernels; k++)
+    for (int32_t k = 0; k < p->nkernels; k++) {
         if (p->w[k] < 1 || p->h[k] < 1) {
             fail(d, "placement: kernel %d has an empty size %dx%d", k, p->w[k], p->h[k]);
             return false;
         }
+        if (pin_of(p, k) < PL_PIN_NONE || pin_of(p, k) >= PL_NPINS) {
+            fail(d, "placement: kernel %d has the unknown pin %d", k, pin_of(p, k));
+            return false;
+        }
+    }
     for (int32_t e = 0; e < p->nedges; e++) {
         if (p->src[e] < 0 || p->src[e] >= p->nkernels || p->dst[e] < 0 ||
             p->dst[e] >= p->nkernels) {
@@ -1103,6 +1385,27 @@ bool pl_place(const pl_problem *p, pl_placement *out, ir_diag *d) {
              p->width, p->height, (long long)fabric);
         return false;
     }
+    /* Kernels pinned to one edge all touch it, so they stack along it. */
+    pins pn = count_pins(p);
+    for (int side = PL_PIN_WEST; side <= PL_PIN_EAST; side++) {
+        int64_t need = side == PL_PIN_WEST ? pn.hw : pn.he;
+        if (need > p->height) {
+            fail(d,
+                 "the pinned kernels do not fit on the %s edge (%lld PEs of column height %d): "
+                 "the host streams %s through kernels stacked along it",
+                 edge_names[side], (long long)need, p->height,
+                 side == PL_PIN_WEST ? "inputs" : "outputs");
+            return false;
+        }
+    }
+    if ((int64_t)pn.ww + pn.we > p->width && pn.hw + pn.he > p->height) {
+        fail(d,
+             "the pinned kernels do not fit on the west and east edges (%lld PEs of column "
+             "height %d): the %dx%d fabric is too narrow to put the %d-PE-wide west and "
+             "%d-PE-wide east kernels side by side",
+             (long long)(pn.hw + pn.he), p->height, p->width, p->height, pn.ww, pn.we);
+        return false;
+    }
     out->x = ir_xcalloc((size_t)(n ? n : 1), sizeof(int32_t));
     out->y = ir_xcalloc((size_t)(n ? n : 1), sizeof(int32_t));
     out->lower_bound = lower_bound(p);
@@ -1110,8 +1413,9 @@ bool pl_place(const pl_problem *p, pl_placement *out, ir_diag *d) {
     if (n > 0 && !construct(p, out->x, out->y, &out->strategy)) {
         fail(d,
              "the kernels need %lld PEs (%.1f%% of the fabric) in rectangles that do not pack "
-             "into %dx%d",
-             (long long)area, 100.0 * (double)area / (double)fabric, p->width, p->height);
+             "into %dx%d%s",
+             (long long)area, 100.0 * (double)area / (double)fabric, p->width, p->height,
+             pn.n ? " with the pinned kernels on their edges" : "");
         pl_placement_free(out);
         return false;
     }

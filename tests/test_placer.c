@@ -34,6 +34,7 @@ typedef struct prob {
     int32_t *dst;
     double *traffic; /* edge traffic */
     int32_t ecap;    /* room for edges */
+    int8_t *pin;     /* per kernel pl_pin, NULL until prob_pin */
 } prob;
 
 static void prob_init(prob *q, int32_t W, int32_t H, int32_t n) {
@@ -62,7 +63,15 @@ static void prob_edge(prob *q, int32_t a, int32_t b, double t) {
     q->p.traffic = q->traffic;
 }
 
+/* Pins kernel k to an edge (the first call makes the array). */
+static void prob_pin(prob *q, int32_t k, int pin) {
+    if (!q->pin) q->pin = calloc((size_t)q->p.nkernels + 1, 1);
+    q->pin[k] = (int8_t)pin;
+    q->p.pin = q->pin;
+}
+
 static void prob_free(prob *q) {
+    free(q->pin);
     free(q->w);
     free(q->h);
     free(q->src);
@@ -88,6 +97,15 @@ static double now(void) {
     return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
 }
 
+/* Every pinned kernel touches its edge (pl_check_placement checks it too;
+ * this does not trust it). */
+static void assert_pins(const prob *q, const pl_placement *pl) {
+    for (int32_t k = 0; q->pin && k < q->p.nkernels; k++) {
+        if (q->pin[k] == PL_PIN_WEST) assert_int_equal(pl->x[k], 0);
+        if (q->pin[k] == PL_PIN_EAST) assert_int_equal(pl->x[k] + q->w[k], q->p.width);
+    }
+}
+
 /* Places and checks what every placement must satisfy. */
 static void place_ok(const prob *q, pl_placement *pl) {
     ir_diag *d = ir_diag_new(NULL);
@@ -100,6 +118,7 @@ static void place_ok(const prob *q, pl_placement *pl) {
     assert_true(fabs(c - pl->cost) <= 1e-9 * fmax(1, c));
     assert_true(pl->cost >= pl->lower_bound * (1 - 1e-12) - 1e-9);
     assert_true(pl->cost <= pl->initial_cost * (1 + 1e-12) + 1e-9);
+    assert_pins(q, pl);
     ir_diag_free(d);
 }
 
@@ -601,6 +620,242 @@ static void test_no_edges(void **state) {
     prob_free(&q);
 }
 
+/* The synthetic GPT between host I/O: `nin` input columns (1 x in_h)
+ * pinned west feeding the embedding, and `nout` output columns (1 x out_h)
+ * pinned east fed by the head. The inputs come first and the outputs last,
+ * as the compiler orders them. */
+static void gen_gpt_io(prob *q, int32_t W, int32_t H, int L, double util, uint64_t seed,
+                       int32_t nin, int32_t in_h, int32_t nout, int32_t out_h) {
+    prob g;
+    gen_gpt(&g, W, H, L, util, seed);
+    int32_t n = g.p.nkernels;
+    prob_init(q, W, H, nin + n + nout);
+    for (int32_t i = 0; i < nin; i++) {
+        q->w[i] = 1, q->h[i] = in_h;
+        prob_pin(q, i, PL_PIN_WEST);
+        prob_edge(q, i, nin, 100);
+    }
+    for (int32_t k = 0; k < n; k++)
+        q->w[nin + k] = g.w[k], q->h[nin + k] = g.h[k];
+    for (int32_t e = 0; e < g.p.nedges; e++)
+        prob_edge(q, nin + g.src[e], nin + g.dst[e], g.traffic[e]);
+    for (int32_t i = 0; i < nout; i++) {
+        int32_t k = nin + n + i;
+        q->w[k] = 1, q->h[k] = out_h;
+        prob_pin(q, k, PL_PIN_EAST);
+        prob_edge(q, nin + n - 1, k, 100);
+    }
+    prob_free(&g);
+}
+
+/* Inputs end on the west edge and outputs on the east edge, on fabrics from
+ * roomy to tight, with every accepted move self-checked; and they sit near
+ * their neighbours. */
+static void test_pinned(void **state) {
+    static const struct {
+        int32_t W, H, L;
+        double util;
+    } cfg[] = {{32, 32, 2, 0.5}, {64, 64, 3, 0.6}, {48, 24, 2, 0.7}, {24, 48, 1, 0.4}};
+    for (size_t c = 0; c < sizeof cfg / sizeof *cfg; c++) {
+        prob q;
+        gen_gpt_io(&q, cfg[c].W, cfg[c].H, cfg[c].L, cfg[c].util, c + 1, 2, 3, 1, 4);
+        q.p.seed = c;
+        q.p.selfcheck = true;
+        q.p.effort = 2;
+        pl_placement pl;
+        place_ok(&q, &pl);
+        /* The inputs feed the first free kernel: pushed apart, each still
+         * lies within the other's height (3 rows) of that kernel's rows. */
+        int32_t first = 2, in_rows = 2 * 3;
+        assert_true(pl.y[0] + q.h[0] > pl.y[first] - in_rows &&
+                    pl.y[0] < pl.y[first] + q.h[first] + in_rows);
+        pl_placement_free(&pl);
+        prob_free(&q);
+    }
+    /* A kernel pinned to each edge of a fabric one PE wide: they share the
+     * column, one above the other. */
+    prob q;
+    prob_init(&q, 1, 10, 3);
+    q.w[0] = q.w[1] = q.w[2] = 1;
+    q.h[0] = 4, q.h[1] = 2, q.h[2] = 4;
+    prob_pin(&q, 0, PL_PIN_WEST);
+    prob_pin(&q, 2, PL_PIN_EAST);
+    prob_edge(&q, 0, 1, 1);
+    prob_edge(&q, 1, 2, 1);
+    q.p.selfcheck = true;
+    pl_placement pl;
+    place_ok(&q, &pl);
+    pl_placement_free(&pl);
+    /* Only pinned kernels. */
+    q.p.nkernels = 2;
+    q.p.nedges = 1;
+    q.h[0] = 5, q.h[1] = 5;
+    prob_pin(&q, 1, PL_PIN_WEST);
+    place_ok(&q, &pl);
+    assert_int_equal(pl.y[0] + pl.y[1], 5);
+    pl_placement_free(&pl);
+    prob_free(&q);
+}
+
+/* The same seed gives the same placement with pins too. */
+static void test_pinned_deterministic(void **state) {
+    prob q;
+    gen_gpt_io(&q, 64, 64, 3, 0.5, 5, 1, 8, 2, 6);
+    q.p.seed = 42;
+    pl_placement a, b;
+    place_ok(&q, &a);
+    place_ok(&q, &b);
+    assert_memory_equal(a.x, b.x, sizeof(int32_t) * (size_t)q.p.nkernels);
+    assert_memory_equal(a.y, b.y, sizeof(int32_t) * (size_t)q.p.nkernels);
+    assert_true(a.cost == b.cost && a.moves == b.moves && a.accepted == b.accepted);
+    assert_string_equal(a.strategy, b.strategy);
+    pl_placement_free(&a);
+    pl_placement_free(&b);
+    prob_free(&q);
+}
+
+static void test_pinned_refused(void **state) {
+    prob q;
+    prob_init(&q, 10, 8, 4);
+    q.w[0] = 1, q.h[0] = 5;
+    q.w[1] = 2, q.h[1] = 4;
+    q.w[2] = 3, q.h[2] = 3;
+    q.w[3] = 1, q.h[3] = 2;
+    prob_pin(&q, 0, PL_PIN_WEST);
+    prob_pin(&q, 1, PL_PIN_WEST);
+    prob_pin(&q, 3, PL_PIN_EAST);
+    const char *m = place_fails(&q);
+    assert_non_null(
+        strstr(m, "the pinned kernels do not fit on the west edge (9 PEs of column height 8)"));
+    prob_pin(&q, 1, PL_PIN_EAST);
+    q.h[3] = 5;
+    m = place_fails(&q);
+    assert_non_null(
+        strstr(m, "the pinned kernels do not fit on the east edge (9 PEs of column height 8)"));
+    /* Edges that share columns share the rows too. */
+    prob_free(&q);
+    prob_init(&q, 3, 8, 2);
+    q.w[0] = 2, q.h[0] = 5;
+    q.w[1] = 2, q.h[1] = 4;
+    prob_pin(&q, 0, PL_PIN_WEST);
+    prob_pin(&q, 1, PL_PIN_EAST);
+    m = place_fails(&q);
+    assert_non_null(strstr(m, "the pinned kernels do not fit on the west and east edges (9 PEs "
+                              "of column height 8)"));
+    /* Room on the edges, but not for the rest around them: a kernel as wide
+     * as the fabric needs rows the pinned column does not take. */
+    prob_free(&q);
+    prob_init(&q, 10, 10, 3);
+    q.w[0] = 1, q.h[0] = 6;
+    q.w[1] = 10, q.h[1] = 5;
+    q.w[2] = 5, q.h[2] = 5;
+    prob_pin(&q, 0, PL_PIN_WEST);
+    m = place_fails(&q);
+    assert_non_null(strstr(m, "do not pack into 10x10 with the pinned kernels on their edges"));
+    /* An unknown pin. */
+    q.pin[0] = 3;
+    m = place_fails(&q);
+    assert_non_null(strstr(m, "kernel 0 has the unknown pin 3"));
+    /* The checker refuses a pinned kernel off its edge. */
+    q.w[1] = 3, q.h[1] = 3;
+    q.w[2] = 1, q.h[2] = 1;
+    q.pin[0] = PL_PIN_EAST;
+    int32_t x[3] = {0, 1, 0}, y[3] = {0, 0, 9};
+    ir_diag *d = ir_diag_new(NULL);
+    assert_false(pl_check_placement(&q.p, x, y, d));
+    assert_non_null(strstr(ir_diag_text(d), "kernel 0 (1x6 PEs at 0,0) is pinned to the east "
+                                            "edge of the 10x10 fabric but does not lie on it"));
+    q.pin[0] = PL_PIN_WEST;
+    assert_true(pl_check_placement(&q.p, x, y, d));
+    q.pin[2] = PL_PIN_WEST;
+    assert_true(pl_check_placement(&q.p, x, y, NULL));
+    q.pin[2] = PL_PIN_EAST;
+    assert_false(pl_check_placement(&q.p, x, y, NULL));
+    ir_diag_free(d);
+    prob_free(&q);
+}
+
+/* Annealing slides pinned kernels along their edges only: here the free
+ * kernels need the whole width, so the pinned ones start stacked in the
+ * corners, far from the kernel they talk to, and must come down to it. */
+static void test_pinned_anneal(void **state) {
+    prob q;
+    prob_init(&q, 6, 24, 5);
+    q.w[0] = 1, q.h[0] = 2; /* input */
+    q.w[1] = 6, q.h[1] = 10;
+    q.w[2] = 4, q.h[2] = 3;
+    q.w[3] = 1, q.h[3] = 2; /* outputs */
+    q.w[4] = 1, q.h[4] = 3;
+    prob_pin(&q, 0, PL_PIN_WEST);
+    prob_pin(&q, 3, PL_PIN_EAST);
+    prob_pin(&q, 4, PL_PIN_EAST);
+    prob_edge(&q, 0, 2, 50);
+    prob_edge(&q, 2, 3, 50);
+    prob_edge(&q, 2, 4, 50);
+    prob_edge(&q, 1, 2, 1);
+    q.p.selfcheck = true;
+    q.p.effort = -1;
+    pl_placement start;
+    place_ok(&q, &start);
+    assert_non_null(strstr(start.strategy, "around the pinned kernels"));
+    q.p.effort = 5;
+    for (uint64_t seed = 1; seed <= 4; seed++) {
+        q.p.seed = seed;
+        pl_placement pl;
+        place_ok(&q, &pl);
+        assert_true(pl.accepted > 0);
+        assert_true(pl.cost < 0.5 * start.cost);
+        assert_true(pl.y[0] != start.y[0] && pl.y[3] != start.y[3]);
+        pl_placement_free(&pl);
+    }
+    pl_placement_free(&start);
+    prob_free(&q);
+}
+
+/* Random problems with pinned columns, every accepted move self-checked. */
+static void test_pinned_random(void **state) {
+    int placed = 0;
+    for (int round = 0; round < 60; round++) {
+        int32_t W = 6 + (int32_t)rnd(40), H = 6 + (int32_t)rnd(40);
+        int32_t n = 2 + (int32_t)rnd(30);
+        double util = uni(0.05, 0.7);
+        prob q;
+        prob_init(&q, W, H, n);
+        double side = sqrt(util * W * H / n);
+        for (int32_t k = 0; k < n; k++) {
+            int pin = rnd(4) ? PL_PIN_NONE : 1 + (int)rnd(2);
+            q.w[k] = pin ? 1 + (int32_t)rnd(2) : (int32_t)fmax(1, fmin(W, side * uni(0.3, 1.7)));
+            q.h[k] = (int32_t)fmax(1, fmin(H, side * uni(0.3, 1.7)));
+            if (pin) prob_pin(&q, k, pin);
+        }
+        int32_t ne = (int32_t)rnd((uint32_t)(3 * n + 1));
+        for (int32_t e = 0; e < ne; e++)
+            prob_edge(&q, (int32_t)rnd((uint32_t)n), (int32_t)rnd((uint32_t)n),
+                      rnd(4) ? uni(0.5, 100) : 0);
+        q.p.seed = (uint64_t)round * 31;
+        q.p.selfcheck = true;
+        q.p.effort = 2;
+        ir_diag *d = ir_diag_new(NULL);
+        pl_placement pl;
+        if (pl_place(&q.p, &pl, d)) {
+            assert_int_equal(ir_diag_errors(d), 0);
+            assert_true(pl_check_placement(&q.p, pl.x, pl.y, d));
+            assert_pins(&q, &pl);
+            assert_true(fabs(pl_cost(&q.p, pl.x, pl.y) - pl.cost) <= 1e-9 * fmax(1, pl.cost));
+            assert_true(pl.cost >= pl.lower_bound - 1e-9);
+            assert_true(pl.cost <= pl.initial_cost + 1e-9);
+            placed++;
+            pl_placement_free(&pl);
+        } else {
+            const char *m = ir_diag_text(d);
+            assert_true(strstr(m, "do not pack") || strstr(m, "pinned kernels do not fit"));
+        }
+        ir_diag_free(d);
+        prob_free(&q);
+    }
+    assert_true(placed >= 40);
+}
+
 /* A GPT-2-sized problem on the full wse3 fabric places in seconds. */
 static void test_performance(void **state) {
     prob q;
@@ -632,8 +887,8 @@ static void test_performance(void **state) {
 
 /* ------------------------------------------------------------------ bench */
 
-/* A problem from a file: "W H N E", then N lines "w h", then E lines
- * "src dst traffic". */
+/* A problem from a file: "W H N E", then N lines "w h [pin]" (pin: a
+ * pl_pin, 0 when left out), then E lines "src dst traffic". */
 static bool read_problem(const char *path, prob *q) {
     FILE *f = fopen(path, "r");
     int W, H, n, ne;
@@ -643,8 +898,13 @@ static bool read_problem(const char *path, prob *q) {
     }
     prob_init(q, W, H, n);
     bool ok = true;
-    for (int32_t k = 0; k < n && ok; k++)
-        ok = fscanf(f, "%d %d", &q->w[k], &q->h[k]) == 2;
+    char line[256];
+    ok = fgets(line, sizeof line, f) != NULL; /* the rest of the header line */
+    for (int32_t k = 0; k < n && ok; k++) {
+        int pin = 0;
+        ok = fgets(line, sizeof line, f) && sscanf(line, "%d %d %d", &q->w[k], &q->h[k], &pin) >= 2;
+        if (ok && pin) prob_pin(q, k, pin);
+    }
     for (int32_t e = 0; e < ne && ok; e++) {
         int a, b;
         double t;
@@ -724,6 +984,11 @@ int main(int argc, char **argv) {
         cmocka_unit_test(test_check),
         cmocka_unit_test(test_tight),
         cmocka_unit_test(test_no_edges),
+        cmocka_unit_test(test_pinned),
+        cmocka_unit_test(test_pinned_deterministic),
+        cmocka_unit_test(test_pinned_refused),
+        cmocka_unit_test(test_pinned_anneal),
+        cmocka_unit_test(test_pinned_random),
         cmocka_unit_test(test_performance),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

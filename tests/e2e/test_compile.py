@@ -64,6 +64,12 @@ def check_dump(name, art, fabric):
                 return fail(f"{name}: kernel lacks {key}")
         if k["x"] < 0 or k["y"] < 0 or k["x"] + k["width"] > t["width"] or k["y"] + k["height"] > t["height"]:
             return fail(f"{name}: kernel {k['name']} out of bounds")
+        # host I/O: inputs stream in on the west edge, outputs leave on the east edge
+        if k.get("kind") == "input" and k["x"] != 0:
+            return fail(f"{name}: input kernel {k['name']} at x = {k['x']}, not on the west edge")
+        if k.get("kind") == "output" and k["x"] + k["width"] != t["width"]:
+            return fail(f"{name}: output kernel {k['name']} at x = {k['x']} (width {k['width']}), "
+                        f"not on the east edge of {t['width']}")
         pes += k["width"] * k["height"]
         if pes <= 200000:
             for x in range(k["x"], k["x"] + k["width"]):
