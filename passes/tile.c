@@ -214,6 +214,11 @@ bool pass_tile(const ir_graph *g, ir_kgraph *kg, const ir_target *t, ir_diag *d)
             free(sh);
             return false;
         }
+        /* Known limitation: the widest size is not the fastest for row
+         * kernels (their reduce-and-broadcast grows with w), so this lower
+         * end can sit above the best period. Searching from 1 finds periods
+         * 2.6x shorter on GPT-2 small but doubles the PEs and nets, and the
+         * router then needs minutes: docs/kernels.md. */
         lo = max64(lo, cyc);
         /* slowest useful: the smallest rectangle that holds it */
         int64_t w, h;
