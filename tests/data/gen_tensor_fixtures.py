@@ -168,14 +168,83 @@ def unit(key, c):
     return ((z >> 12) + 0.5) * 2.0 ** -52
 
 
-def gen_normal(seed, name, n, mean=0.0, std=1.0):
-    import math
+def gen_normal(seed, name, n, mean=0.0, std=1.0, exact=True):
+    """Box-Muller on pairs: element 2p gets r cos(2 pi u2), element 2p + 1
+    r sin(2 pi u2), with r = sqrt(-2 log u1), u1 = u(2p), u2 = u(2p + 1).
+    exact: with wsc's own log / cos / sin (fdlibm's, ported below), which gives
+    wsc's values to the bit; otherwise with Python's libm (within an ulp)."""
     key = xxh64(name.encode(), seed)
+    return normal_at(key, range(n), mean, std, exact)
+
+
+def normal_at(key, indices, mean=0.0, std=1.0, exact=True):
+    """gen_normal's elements at the given indices, for the stream `key`."""
+    import math
     out = []
-    for i in range(n):
-        u1, u2 = unit(key, 2 * i), unit(key, 2 * i + 1)
-        out.append(mean + std * (math.sqrt(-2.0 * math.log(u1)) * math.cos(2 * math.pi * u2)))
+    for i in indices:
+        p = i // 2
+        u1, u2 = unit(key, 2 * p), unit(key, 2 * p + 1)
+        if exact:
+            r = math.sqrt(-2.0 * fdlibm_log(u1))
+            c, s = fdlibm_cos_sin_2pi(u2)
+        else:
+            r = math.sqrt(-2.0 * math.log(u1))
+            c, s = math.cos(2 * math.pi * u2), math.sin(2 * math.pi * u2)
+        out.append(mean + std * (r * (s if i & 1 else c)))
     return np.array(out, dtype=np.float32)
+
+
+# Python floats are IEEE doubles and Python never fuses a * b + c, so these
+# ports of wsc's log / cos / sin (ir/rng.c, docs/formats.md) round exactly as
+# the C code does.
+def fdlibm_log(x):
+    """e_log.c for x = u(c) in (0, 1), without its |f| < 2^-20 shortcut."""
+    u = struct.unpack("<Q", struct.pack("<d", x))[0]
+    hx = u >> 32
+    e = (hx >> 20) - 1023
+    hx &= 0x000FFFFF
+    half = (hx + 0x95F64) & 0x100000
+    xr = struct.unpack("<d", struct.pack("<Q", ((hx | (half ^ 0x3FF00000)) << 32)
+                                         | (u & 0xFFFFFFFF)))[0]
+    f = xr - 1.0
+    dk = float(e + (half >> 20))
+    s = f / (2.0 + f)
+    z = s * s
+    w = z * z
+    t1 = w * (3.999999999940941908e-01 + w * (2.222219843214978396e-01
+                                              + w * 1.531383769920937332e-01))
+    t2 = z * (6.666666666666735130e-01 + w * (2.857142874366239149e-01 + w * (
+        1.818357216161805012e-01 + w * 1.479819860511658591e-01)))
+    R = t2 + t1
+    hfsq = 0.5 * f * f
+    ln2_hi, ln2_lo = 6.93147180369123816490e-01, 1.90821492927058770002e-10
+    if (hx - 0x6147A) | (0x6B851 - hx) > 0:
+        return dk * ln2_hi - ((hfsq - (s * (hfsq + R) + dk * ln2_lo)) - f)
+    return dk * ln2_hi - ((s * (f - R) - dk * ln2_lo) - f)
+
+
+def fdlibm_cos_sin_2pi(u):
+    """(cos(2 pi u), sin(2 pi u)): 2 pi u = q pi/2 + r pi/2 exactly, then
+    k_cos.c and k_sin.c at x = r pi/2."""
+    t = 4.0 * u
+    q = int(t + 0.5)
+    r = t - q
+    x = r * 1.57079632679489655800e+00 + r * 6.12323399573676603587e-17
+    z = x * x
+    w = z * z
+    rs = (8.33333333332248946124e-03 + z * (-1.98412698298579493134e-04
+                                            + z * 2.75573137070700676789e-06)
+          + z * w * (-2.50507602534068634195e-08 + z * 1.58969099521155010221e-10))
+    sn = x + (z * x) * (-1.66666666666666324348e-01 + z * rs)
+    rc = (z * (4.16666666666666019037e-02 + z * (-1.38888888888741095749e-03
+                                                 + z * 2.48015872894767294178e-05))
+          + w * w * (-2.75573143513906633035e-07 + z * (2.08757232129817482790e-09
+                                                        + z * -1.13596475577881948265e-11)))
+    hz = 0.5 * z
+    one_hz = 1.0 - hz
+    cs = one_hz + (((1.0 - one_hz) - hz) + z * rc)
+    c, s = (sn, cs) if q & 1 else (cs, sn)
+    return (-c if (q + 1) & 2 else c), (-s if q & 2 else s)
 
 
 def gen_uniform(seed, name, n, lo=0.0, hi=1.0):
@@ -194,11 +263,18 @@ def print_rng():
                                      (1, "w", True, 0.0, 1.0), (0, "w1", True, 0.0, 0.02),
                                      (12345, long_name, True, 1.0, 2.0),
                                      (2 ** 63 + 5, "", False, -3.0, 5.0)]:
-        f = gen_normal if normal else gen_uniform
-        v = f(seed, name, 8, a, b)
-        for i in range(8):
+        key = xxh64(name.encode(), seed)
+        # the first elements, both ends of a 64-element block, and far ones
+        idx = list(range(8)) + [63, 64, 65, 262143, 1048577]
+        if normal:
+            v = normal_at(key, idx, a, b)
+            lm = normal_at(key, idx, a, b, exact=False)  # the port agrees with libm
+            assert np.all(np.abs(v.view(np.int32) - lm.view(np.int32)) <= 1), (v, lm)
+        else:
+            v = np.array([a + (b - a) * unit(key, i) for i in idx], dtype=np.float32)
+        for k, i in enumerate(idx):
             print(f"    {{{seed}ULL, \"{name}\", {'true' if normal else 'false'}, {a}, {b}, {i}, "
-                  f"0x{int(v[i:i + 1].view(np.uint32)[0]):08x}}},")
+                  f"0x{int(v[k:k + 1].view(np.uint32)[0]):08x}}},")
     print("};")
 
 
