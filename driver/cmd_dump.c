@@ -157,7 +157,9 @@ static void placement_text(const loaded *L, FILE *out) {
     int W = L->t.width, H = L->t.height;
     int cw = W < cols ? W : cols;
     double sx = (double)W / cw;
-    int ch = (int)((double)H / sx / 2.0 + 0.5);
+    /* a character is about twice as tall as wide: halve the rows, unless
+     * the fabric is small enough to show every PE */
+    int ch = W <= cols && H <= 64 ? H : (int)((double)H / sx / 2.0 + 0.5);
     if (ch < 1) ch = 1;
     double sy = (double)H / ch;
     static const char sym[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789";

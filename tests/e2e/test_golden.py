@@ -1,6 +1,8 @@
 #!/usr/bin/python3
-"""Golden tests: diagnostics (tests/golden/diag/*.wsm -> .err, exit status 1)
-and IR dumps (tests/golden/ir/*.wsm -> .ir from `wsc check --emit ir`).
+"""Golden tests: diagnostics (tests/golden/diag/*.wsm -> .err, exit status 1),
+IR dumps (tests/golden/ir/*.wsm -> .ir from `wsc check --emit ir`), and
+artifact dumps (tests/golden/dump/*.wsm compiled for a 16x16 fabric -> .sum,
+.map and .json from `wsc dump`, `--placement`, `--placement --format json`).
 
 usage: test_golden.py WSC [--update]
 --update rewrites the expected files from wsc's output; review the diff."""
@@ -39,5 +41,36 @@ for name in sorted(os.listdir(os.path.join(root, "diag"))):
 for name in sorted(os.listdir(os.path.join(root, "ir"))):
     if name.endswith(".wsm"):
         run("ir", name, ["check", "--emit", "ir"], 0, ".ir", "stdout")
+
+def dump(name):
+    global passed, failed
+    import tempfile
+    d = os.path.join(root, "dump")
+    model = os.path.join(d, name)
+    with tempfile.TemporaryDirectory() as tmp:
+        p = subprocess.run([wsc, "compile", model, "--fabric", "16x16", "-o", "m.wsa"], cwd=tmp,
+                           capture_output=True, text=True, timeout=120)
+        if p.returncode != 0:
+            failed += 1
+            print(f"FAIL dump/{name}: compile exit {p.returncode}\n{p.stderr}")
+            return
+        for suffix, args in ((".sum", []), (".map", ["--placement"]), (".json", ["--placement", "--format", "json"])):
+            q = subprocess.run([wsc, "dump", "m.wsa"] + args, cwd=tmp, capture_output=True, text=True, timeout=60)
+            exp_path = os.path.join(d, name[:-4] + suffix)
+            if update:
+                with open(exp_path, "w") as f:
+                    f.write(q.stdout)
+            want = open(exp_path).read() if os.path.exists(exp_path) else None
+            if q.returncode != 0 or q.stdout != want:
+                failed += 1
+                print(f"FAIL dump/{name} {' '.join(args)}: exit {q.returncode}, output differs from {os.path.basename(exp_path)}")
+                print("--- want\n" + (want or "(missing)") + "--- got\n" + q.stdout)
+            else:
+                passed += 1
+
+
+for name in sorted(os.listdir(os.path.join(root, "dump"))):
+    if name.endswith(".wsm"):
+        dump(name)
 print(f"{passed} passed, {failed} failed")
 sys.exit(1 if failed else 0)
