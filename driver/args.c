@@ -34,6 +34,8 @@ static const opt_spec specs[] = {
     {OPT_STOP_AFTER, 0, "stop-after", "PASS", "stop the pass pipeline after PASS"},
     {OPT_PLACEMENT, 0, "placement", NULL, "print the placement of the kernels"},
     {OPT_FORMAT, 0, "format", "text|json|svg", "the form of the output (default text)"},
+    {OPT_ROUTES, 0, "routes", "KERNEL", "the routed streams into KERNEL (and inside it)"},
+    {OPT_MEMORY, 0, "memory", NULL, "SRAM use per PE of every kernel"},
     {OPT_HELP, 'h', "help", NULL, "show this help"},
 };
 enum { NSPECS = sizeof specs / sizeof specs[0] };
@@ -211,6 +213,8 @@ static int take_option(const drv_command *cmd, const opt_spec *s, const char *va
         a->stop_after = val;
         return -1;
     case OPT_PLACEMENT: a->placement = true; return -1;
+    case OPT_ROUTES: a->routes = val; return -1;
+    case OPT_MEMORY: a->memory = true; return -1;
     case OPT_FORMAT:
         if (strcmp(val, "text") != 0 && strcmp(val, "json") != 0 && strcmp(val, "svg") != 0)
             return drv_usage_error(cmd, "bad --format '%s': expected text, json or svg", val);

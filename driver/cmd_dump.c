@@ -294,6 +294,62 @@ static void placement_svg(const loaded *L, FILE *out) {
     fprintf(out, " on %s (%d x %d PEs), %d kernels</text>\n</svg>\n", L->t.name, W, H, L->kg.nk);
 }
 
+/* Every kernel's SRAM per PE, largest first, with a bar against the
+ * target's SRAM. */
+static void memory_text(const loaded *L, FILE *out) {
+    fprintf(out, "SRAM per PE of each kernel (busiest PE), of %lld bytes\n",
+            (long long)L->t.sram_bytes);
+    fprintf(out, "%-24s %-7s %9s %9s %9s %9s  use\n", "kernel", "kind", "weights", "buffers",
+            "program", "total");
+    for (int32_t i = 0; i < L->kg.nk; i++) {
+        const ir_kernel *k = &L->kg.k[i];
+        int64_t total = k->sram_data + k->sram_buffers + k->sram_program;
+        int bar = (int)(20.0 * (double)total / (double)L->t.sram_bytes + 0.5);
+        fprintf(out, "%-24s %-7s %9lld %9lld %9lld %9lld  [%-20.*s] %5.1f%%\n", k->name,
+                ir_kkind_name(k->kind), (long long)k->sram_data, (long long)k->sram_buffers,
+                (long long)k->sram_program, (long long)total, bar, "####################",
+                100.0 * (double)total / (double)L->t.sram_bytes);
+    }
+}
+
+static const char *port_name(int p) {
+    static const char *const n[] = {"N", "E", "S", "W", "ramp"};
+    return p >= 0 && p < 5 ? n[p] : "?";
+}
+
+/* The routed streams into one kernel (and inside it), router by router. */
+static bool routes_text(const loaded *L, const char *kernel, FILE *out, ir_diag *d) {
+    int32_t ki = -1;
+    for (int32_t i = 0; i < L->kg.nk; i++)
+        if (!strcmp(L->kg.k[i].name, kernel)) ki = i;
+    if (ki < 0) {
+        ir_error(d, IR_NOLOC, "the artifact has no kernel '%s' (wsc dump --placement lists them)",
+                 kernel);
+        return false;
+    }
+    const ir_kernel *k = &L->kg.k[ki];
+    fprintf(out, "routes into %s (%s, %d x %d PEs at %d, %d)\n", k->name, ir_kkind_name(k->kind),
+            k->w, k->h, k->x, k->y);
+    for (int32_t i = 0; i < L->r.n; i++) {
+        const rt_net *n = &L->r.nets[i];
+        if (n->kernel != ki) continue;
+        const char *from = n->stream >= 0 && n->stream < L->kg.ns
+                               ? L->kg.k[L->kg.s[n->stream].src].name
+                               : "(inside)";
+        fprintf(out, "net %d: colour %d, from %s at (%d, %d), %d sink%s, %d routers, load %.3f\n",
+                i, n->color, from, n->sx, n->sy, n->nsinks, n->nsinks == 1 ? "" : "s", n->nhops,
+                n->load);
+        for (int32_t j = 0; j < n->nhops; j++) {
+            fprintf(out, "    (%d, %d) in %s out", n->hops[j].x, n->hops[j].y,
+                    port_name(n->hops[j].in));
+            for (int p = 0; p < 5; p++)
+                if (n->hops[j].outs & (1u << p)) fprintf(out, " %s", port_name(p));
+            fputc('\n', out);
+        }
+    }
+    return true;
+}
+
 int drv_dump(const drv_args *a, ir_diag *d) {
     loaded L;
     if (!load(a->model, &L, d)) {
@@ -301,7 +357,14 @@ int drv_dump(const drv_args *a, ir_diag *d) {
         return IR_EXIT_INPUT;
     }
     const char *fmt = a->format ? a->format : "text";
-    if (!strcmp(fmt, "json")) {
+    if (a->routes) {
+        bool ok = routes_text(&L, a->routes, stdout, d);
+        unload(&L);
+        return ok ? IR_EXIT_OK : IR_EXIT_INPUT;
+    }
+    if (a->memory) {
+        memory_text(&L, stdout);
+    } else if (!strcmp(fmt, "json")) {
         json_t *doc = json_doc(&L, a->placement);
         json_dumpf(doc, stdout, JSON_INDENT(2) | JSON_PRESERVE_ORDER | JSON_REAL_PRECISION(6));
         fputc('\n', stdout);

@@ -24,6 +24,8 @@ typedef enum drv_opt {
     OPT_THREADS,
     OPT_PLACEMENT,
     OPT_FORMAT,
+    OPT_ROUTES,
+    OPT_MEMORY,
     OPT_COUNT
 } drv_opt;
 
@@ -63,6 +65,8 @@ typedef struct drv_args {
     int threads;                   /* --threads, else the online CPUs */
     bool placement;                /* dump --placement */
     const char *format;            /* dump --format text|json|svg (NULL: text) */
+    const char *routes;            /* dump --routes KERNEL, or NULL */
+    bool memory;                   /* dump --memory */
 } drv_args;
 
 /* Runs a command whose command line parsed; returns the exit status.

@@ -41,13 +41,17 @@ const drv_command drv_commands[] = {
      "  --format json              with --stats: one JSON object on standard output\n"
      "  --trace FILE.json          write a Chrome trace-event file of PE task activity\n"},
     {"dump", "inspect an artifact: summary, placement (text, json, svg)",
-     "wsc dump OUT.wsa [--placement] [--format text|json|svg]",
+     "wsc dump OUT.wsa [--placement | --memory | --routes KERNEL] [--format text|json|svg]",
      "Prints a summary of a compiled artifact: target, fabric size, PEs used, kernels,\n"
      "SRAM and colour use, link load, and the modeled pipeline period. --placement\n"
      "prints the placement: a map scaled to the terminal (text), a JSON object, or an\n"
      "SVG picture of the fabric. --format json without --placement prints the summary\n"
-     "as JSON.\n",
-     OPT_BIT(OPT_HELP) | OPT_BIT(OPT_PLACEMENT) | OPT_BIT(OPT_FORMAT), drv_dump, NULL},
+     "as JSON. --memory lists every kernel's SRAM use per PE (weights, buffers,\n"
+     "program); --routes KERNEL lists the routed streams into a kernel and inside it:\n"
+     "colour, source, sinks, routers configured, load.\n",
+     OPT_BIT(OPT_HELP) | OPT_BIT(OPT_PLACEMENT) | OPT_BIT(OPT_FORMAT) | OPT_BIT(OPT_ROUTES) |
+         OPT_BIT(OPT_MEMORY),
+     drv_dump, NULL},
     {"import", "translate an ONNX model to WSM (not implemented yet)",
      "wsc import MODEL.onnx -o MODEL.wsm",
      "Translates an ONNX model to a WSM file, its weights to a .safetensors file\n"

@@ -108,6 +108,24 @@ with tempfile.TemporaryDirectory() as tmp:
             passed += 1
     if "<svg" not in run(["dump", art, "--placement", "--format", "svg"]).stdout:
         fail("svg: no <svg>")
+    # --memory and --routes
+    q = run(["dump", art, "--memory"])
+    if q.returncode != 0 or "weights" not in q.stdout:
+        fail(f"--memory: exit {q.returncode}")
+    else:
+        passed += 1
+    kernels = json.loads(run(["dump", art, "--placement", "--format", "json"]).stdout)["kernels"]
+    gemv = next(k["name"] for k in kernels if k["kind"] == "gemv")
+    q = run(["dump", art, "--routes", gemv])
+    if q.returncode != 0 or "colour" not in q.stdout or "in ramp" not in q.stdout:
+        fail(f"--routes {gemv}: exit {q.returncode}")
+    else:
+        passed += 1
+    q = run(["dump", art, "--routes", "no-such-kernel"])
+    if q.returncode != 1 or "no kernel" not in q.stderr:
+        fail(f"--routes of an unknown kernel: exit {q.returncode}")
+    else:
+        passed += 1
     # --emit kernels prints the kernel table
     q = run(["compile", os.path.join(gpt, "model.wsm"), "--weights", os.path.join(gpt, "weights.safetensors"),
              "--fabric", "32x32", "--emit", "kernels"])

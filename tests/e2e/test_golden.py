@@ -54,7 +54,8 @@ def dump(name):
             failed += 1
             print(f"FAIL dump/{name}: compile exit {p.returncode}\n{p.stderr}")
             return
-        for suffix, args in ((".sum", []), (".map", ["--placement"]), (".json", ["--placement", "--format", "json"])):
+        for suffix, args in ((".sum", []), (".map", ["--placement"]), (".json", ["--placement", "--format", "json"]),
+                             (".mem", ["--memory"])):
             q = subprocess.run([wsc, "dump", "m.wsa"] + args, cwd=tmp, capture_output=True, text=True, timeout=60)
             exp_path = os.path.join(d, name[:-4] + suffix)
             if update:
