@@ -266,7 +266,7 @@ static void placement_svg(const loaded *L, FILE *out) {
                 if (v <= 0.02) continue;
                 fprintf(
                     out,
-                    "<rect x=\"%.2f\" y=\"%.2f\" width=\"%.2f\" height=\"%.2f\" fill=\"#d7191c\" "
+                    "<rect x=\"%.2f\" y=\"%.2f\" width=\"%.2f\" height=\"%.2f\" fill=\"#4a1486\" "
                     "fill-opacity=\"%.2f\"/>\n",
                     x * cell * scale, y * cell * scale, cell * scale, cell * scale, 0.1 + 0.5 * v);
             }
@@ -282,7 +282,7 @@ static void placement_svg(const loaded *L, FILE *out) {
                 pw + 32, 24 + 20 * k, ir_kkind_name((ir_kkind)k));
     }
     fprintf(out,
-            "<rect x=\"%.1f\" y=\"%d\" width=\"14\" height=\"14\" fill=\"#d7191c\" "
+            "<rect x=\"%.1f\" y=\"%d\" width=\"14\" height=\"14\" fill=\"#4a1486\" "
             "fill-opacity=\"0.5\"/>\n",
             pw + 12, 12 + 20 * IR_NKKINDS);
     fprintf(out,
