@@ -1,7 +1,7 @@
 /* cmd_compile.c - `wsc compile`: the IR pipeline, then lowering and tiling
  * to kernels, placement, routing, the independent legality checks, and the
- * artifact. PE program generation through LLVM comes next (the artifact
- * has no 'PROG' section yet). */
+ * artifact, and the PE programs through LLVM (codegen/, section 'PROG'). */
+#include "cg.h"
 #include "driver.h"
 #include "pass.h"
 #include "pl.h"
@@ -41,11 +41,23 @@ static void to_routes(const pl_net *nets, const int32_t *kernel_of, const int32_
     }
 }
 
-int drv_compile(const drv_args *a, ir_diag *d) {
-    if (a->emit && strcmp(a->emit, "llvm") == 0) {
-        ir_error(d, IR_NOLOC, "--emit llvm: PE program generation is not implemented yet");
-        return IR_EXIT_INPUT;
+/* 'PROG' (docs/codegen.md): u32 program count; per program u32 kernel
+ * kind, u32 supported (0/1), u64 bitcode length and the bitcode; then u32
+ * kernel count and per kernel its u32 program index. */
+static void encode_programs(const cg_programs *p, rt_buf *b) {
+    rt_put_u32(b, (uint32_t)p->n);
+    for (int32_t j = 0; j < p->n; j++) {
+        rt_put_u32(b, (uint32_t)p->p[j].kind);
+        rt_put_u32(b, p->p[j].supported);
+        rt_put_u64(b, p->p[j].len);
+        rt_put_bytes(b, p->p[j].bitcode, p->p[j].len);
     }
+    rt_put_u32(b, (uint32_t)p->nk);
+    for (int32_t i = 0; i < p->nk; i++)
+        rt_put_u32(b, (uint32_t)p->prog_of[i]);
+}
+
+int drv_compile(const drv_args *a, ir_diag *d) {
     ir_graph *g = NULL;
     int status = drv_front_end(a, d, &g);
     if (!status) status = drv_pipeline(a, d, &g);
@@ -92,8 +104,28 @@ int drv_compile(const drv_args *a, ir_diag *d) {
                "%.3g, colours max %d\n",
                period, pl.cost, pl.lower_bound, nnets, pr.max_link_load, pr.max_colors);
     }
+    /* PE programs (codegen/): printed for --emit llvm, stored in 'PROG'. */
+    bool want_llvm = a->emit && strcmp(a->emit, "llvm") == 0;
+    cg_programs progs = {0};
+    if (ok && (want_llvm || a->outdir)) {
+        ok = cg_generate(g, &kg, t, &progs, d);
+        if (ok && progs.nunsupported) {
+            ir_warning(d, IR_NOLOC,
+                       "%d of %d kernels have no PE program yet (their program traps when run)",
+                       progs.nunsupported, kg.nk);
+            for (int32_t i = 0; i < progs.nunsupported && i < 8; i++) {
+                int32_t k = progs.unsupported[i];
+                ir_note(d, IR_NOLOC, "kernel '%s': %s", kg.k[k].name,
+                        progs.p[progs.prog_of[k]].why);
+            }
+            if (progs.nunsupported > 8)
+                ir_note(d, IR_NOLOC, "and %d more (--emit llvm lists them)",
+                        progs.nunsupported - 8);
+        }
+        if (ok && want_llvm) cg_print_llvm(&progs, stdout);
+    }
     if (ok && a->outdir) {
-        rt_buf gb = {0}, tb = {0}, kb = {0}, rb = {0};
+        rt_buf gb = {0}, tb = {0}, kb = {0}, rb = {0}, pb = {0};
         rt_encode_graph(g, &gb);
         rt_encode_target(t, &tb);
         rt_encode_kgraph(&kg, &kb);
@@ -105,12 +137,15 @@ int drv_compile(const drv_args *a, ir_diag *d) {
         rt_writer_add(w, RT_SEC_GRAPH, gb.data, gb.len);
         rt_writer_add(w, RT_SEC_KERNELS, kb.data, kb.len);
         rt_writer_add(w, RT_SEC_ROUTES, rb.data, rb.len);
+        encode_programs(&progs, &pb);
+        rt_writer_add(w, RT_TAG('P', 'R', 'O', 'G'), pb.data, pb.len);
         /* The model and its weights are all in the graph section. */
         ok = rt_writer_save(w, a->outdir, XXH64(gb.data, gb.len, 0), d);
         rt_writer_free(w);
         rt_routes_free(&routes);
-        rt_buf_free(&gb), rt_buf_free(&tb), rt_buf_free(&kb), rt_buf_free(&rb);
+        rt_buf_free(&gb), rt_buf_free(&tb), rt_buf_free(&kb), rt_buf_free(&rb), rt_buf_free(&pb);
     }
+    cg_programs_free(&progs);
     pl_routing_free(&pr);
     free(nets);
     ir_arena_free(arena);

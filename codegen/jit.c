@@ -1,0 +1,94 @@
+/* jit.c - runs one program natively with ORC LLJIT: the tests execute
+ * generated code through it, and the runtime's simulator can use the same
+ * entry points. The ABI calls resolve to the caller's implementations, math
+ * functions to the host process (libm). */
+#include "cgi.h"
+
+#include <llvm-c/BitReader.h>
+#include <llvm-c/Core.h>
+#include <llvm-c/LLJIT.h>
+#include <llvm-c/Orc.h>
+
+#include <stdlib.h>
+#include <string.h>
+
+struct cg_jit {
+    LLVMOrcLLJITRef jit; /* owns the compiled module */
+};
+
+static char *take_error(LLVMErrorRef e) {
+    char *m = LLVMGetErrorMessage(e);
+    char *s = ir_xstrdup(m);
+    LLVMDisposeErrorMessage(m);
+    return s;
+}
+
+cg_jit *cg_jit_load(const void *bitcode, size_t len, const cg_symbol *imports, int nimports,
+                    char **err) {
+    *err = NULL;
+    cg_llvm_init();
+    LLVMOrcLLJITRef jit;
+    LLVMErrorRef e = LLVMOrcCreateLLJIT(&jit, LLVMOrcCreateLLJITBuilder());
+    if (e) {
+        *err = take_error(e);
+        return NULL;
+    }
+    LLVMOrcJITDylibRef jd = LLVMOrcLLJITGetMainJITDylib(jit);
+    LLVMOrcDefinitionGeneratorRef host;
+    e = LLVMOrcCreateDynamicLibrarySearchGeneratorForProcess(
+        &host, LLVMOrcLLJITGetGlobalPrefix(jit), NULL, NULL);
+    if (!e) {
+        LLVMOrcJITDylibAddGenerator(jd, host);
+        LLVMOrcCSymbolMapPair *syms = ir_xcalloc((size_t)nimports + 1, sizeof *syms);
+        for (int i = 0; i < nimports; i++) {
+            syms[i].Name = LLVMOrcLLJITMangleAndIntern(jit, imports[i].name);
+            syms[i].Sym.Address = (LLVMOrcExecutorAddress)(uintptr_t)imports[i].addr;
+            syms[i].Sym.Flags.GenericFlags =
+                LLVMJITSymbolGenericFlagsExported | LLVMJITSymbolGenericFlagsCallable;
+        }
+        e = LLVMOrcJITDylibDefine(jd, LLVMOrcAbsoluteSymbols(syms, (size_t)nimports));
+        free(syms);
+    }
+    if (!e) {
+        LLVMOrcThreadSafeContextRef tsc = LLVMOrcCreateNewThreadSafeContext();
+        LLVMMemoryBufferRef mb =
+            LLVMCreateMemoryBufferWithMemoryRangeCopy((const char *)bitcode, len, "program");
+        LLVMModuleRef m;
+        if (LLVMParseBitcodeInContext2(LLVMOrcThreadSafeContextGetContext(tsc), mb, &m)) {
+            LLVMDisposeMemoryBuffer(mb);
+            LLVMOrcDisposeThreadSafeContext(tsc);
+            LLVMOrcDisposeLLJIT(jit);
+            *err = ir_xstrdup("the program's bitcode does not parse");
+            return NULL;
+        }
+        LLVMDisposeMemoryBuffer(mb);
+        LLVMOrcThreadSafeModuleRef tsm = LLVMOrcCreateNewThreadSafeModule(m, tsc);
+        LLVMOrcDisposeThreadSafeContext(tsc);
+        e = LLVMOrcLLJITAddLLVMIRModule(jit, jd, tsm);
+    }
+    if (e) {
+        *err = take_error(e);
+        LLVMOrcDisposeLLJIT(jit);
+        return NULL;
+    }
+    cg_jit *j = ir_xcalloc(1, sizeof *j);
+    j->jit = jit;
+    return j;
+}
+
+void *cg_jit_entry(cg_jit *j, const char *name) {
+    LLVMOrcExecutorAddress a = 0;
+    LLVMErrorRef e = LLVMOrcLLJITLookup(j->jit, &a, name);
+    if (e) {
+        LLVMConsumeError(e);
+        return NULL;
+    }
+    return (void *)(uintptr_t)a;
+}
+
+void cg_jit_free(cg_jit *j) {
+    if (!j) return;
+    LLVMErrorRef e = LLVMOrcDisposeLLJIT(j->jit);
+    if (e) LLVMConsumeError(e);
+    free(j);
+}

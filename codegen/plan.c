@@ -1,0 +1,171 @@
+/* plan.c - what each kernel's program must do, decided from the IR alone:
+ * the fused elementwise ops, the form of each operand (the chain value, a
+ * streamed source, a scalar, a per-column vector or a full resident block)
+ * and the key that identifies the program, so kernels with the same key
+ * share one module. */
+#include "cgi.h"
+
+#include <string.h>
+
+/* The ABI numbers kinds as the IR does, and every source has a task id. */
+_Static_assert((int)WSE_KIND_INPUT == (int)IR_KK_INPUT && (int)WSE_KIND_GEMV == (int)IR_KK_GEMV &&
+                   (int)WSE_KIND_MAP == (int)IR_KK_MAP && (int)WSE_KIND_MOVE == (int)IR_KK_MOVE &&
+                   (int)WSE_KIND_MOVE + 1 == (int)IR_NKKINDS,
+               "wse_abi.h's kinds follow ir_kkind");
+_Static_assert(WSE_TASK_SRC + WSE_MAX_SOURCES <= WSE_MAX_TASKS, "a task per streamed source");
+
+/* Resident values are weights and views of weights (passes/lower.c decides
+ * the same way); everything else streams. */
+static bool is_resident(const ir_graph *g, ir_ref r) {
+    const ir_node *n = &g->nodes[r];
+    if (n->op == IR_PARAM || n->op == IR_CONST) return true;
+    if (n->op != IR_RESHAPE && n->op != IR_SLICE && n->op != IR_TRANSPOSE) return false;
+    for (int k = 0; k < n->nin; k++)
+        if (!is_resident(g, n->in[k])) return false;
+    return true;
+}
+
+static bool supported_op(ir_op op) {
+    switch (op) {
+    case IR_NEG:
+    case IR_ABS:
+    case IR_EXP:
+    case IR_LOG:
+    case IR_SQRT:
+    case IR_RSQRT:
+    case IR_SIN:
+    case IR_COS:
+    case IR_TANH:
+    case IR_ERF:
+    case IR_SIGMOID:
+    case IR_RELU:
+    case IR_SILU:
+    case IR_GELU:
+    case IR_ADD:
+    case IR_SUB:
+    case IR_MUL:
+    case IR_DIV:
+    case IR_POW:
+    case IR_MAXIMUM:
+    case IR_MINIMUM: return true;
+    default: return false;
+    }
+}
+
+static void unsupported(cg_plan *p, const char *fmt, const char *what) {
+    if (p->why[0]) return;
+    snprintf(p->why, sizeof p->why, fmt, what);
+}
+
+static int add_source(cg_plan *p, ir_ref r) {
+    for (int s = 0; s < p->nsrc; s++)
+        if (p->src[s] == r) return s;
+    if (p->nsrc == WSE_MAX_SOURCES) {
+        unsupported(p, "more than %s streamed operands", "6");
+        return 0;
+    }
+    p->src[p->nsrc] = r;
+    return p->nsrc++;
+}
+
+/* The form of operand r of an op whose result has shape `out`. */
+static cg_arg classify(const ir_graph *g, cg_plan *p, ir_ref r, ir_ref chain, const ir_shape *out) {
+    const ir_node *n = &g->nodes[r];
+    if (r == chain) return (cg_arg){CG_CHAIN, 0};
+    if (!is_resident(g, r)) {
+        if (!ir_shape_eq(&n->shape, out)) unsupported(p, "a broadcast streamed operand%s", "");
+        if (p->kind == IR_KK_GEMV && r == p->gemv_x)
+            unsupported(p, "the gemv's own input used by its epilogue%s", "");
+        return (cg_arg){CG_STREAM, add_source(p, r)};
+    }
+    if (p->nslots == WSE_MAX_OPERAND) {
+        unsupported(p, "more than %s resident operands", "16");
+        return (cg_arg){CG_SCALAR, 0};
+    }
+    int slot = p->nslots++;
+    if (ir_shape_numel(&n->shape) == 1) return (cg_arg){CG_SCALAR, slot};
+    if (ir_shape_eq(&n->shape, out)) return (cg_arg){CG_FULL, slot};
+    /* Broadcast along rows: every axis but the last is 1 (or absent). */
+    bool vector = out->rank >= 1 && n->shape.rank >= 1 && n->shape.rank <= out->rank &&
+                  n->shape.d[n->shape.rank - 1] == out->d[out->rank - 1];
+    for (int i = 0; vector && i < n->shape.rank - 1; i++)
+        vector = n->shape.d[i] == 1;
+    if (!vector) unsupported(p, "a resident operand broadcast other than along rows%s", "");
+    return (cg_arg){CG_VECTOR, slot};
+}
+
+static void add_op(const ir_graph *g, cg_plan *p, ir_ref node, ir_ref chain) {
+    const ir_node *n = &g->nodes[node];
+    if (!supported_op(n->op)) unsupported(p, "op '%s' in a PE program", ir_ops[n->op].name);
+    if (n->dtype != IR_F32) unsupported(p, "element type %s", ir_dtype_name(n->dtype));
+    if (p->nops == CG_MAX_OPS) {
+        unsupported(p, "more than %s fused ops", "32");
+        return;
+    }
+    cg_fop *f = &p->ops[p->nops++];
+    f->op = n->op;
+    f->approx = n->op == IR_GELU && n->a.approx_tanh;
+    f->nin = n->nin > 3 ? 3 : n->nin;
+    for (int k = 0; k < f->nin; k++)
+        f->a[k] = classify(g, p, n->in[k], chain, &n->shape);
+}
+
+void cg_plan_kernel(const ir_graph *g, const ir_kernel *k, cg_plan *p) {
+    memset(p, 0, sizeof *p);
+    p->kind = k->kind;
+    p->gemv_x = IR_NONE;
+    const ir_node *n0 = &g->nodes[k->nodes[0]];
+    p->dtype = g->nodes[k->node].dtype;
+    switch (k->kind) {
+    case IR_KK_INPUT:
+    case IR_KK_OUTPUT:
+        if (k->kind == IR_KK_OUTPUT && is_resident(g, k->node))
+            unsupported(p, "an output of a resident value%s", "");
+        /* Host-facing kernels forward 32-bit wavelets whatever they hold. */
+        add_source(p, k->node);
+        break;
+    case IR_KK_GEMV:
+        p->bias = n0->op == IR_LINEAR;
+        p->gemv_x = n0->in[0];
+        if (n0->dtype != IR_F32) unsupported(p, "element type %s", ir_dtype_name(n0->dtype));
+        p->src[p->nsrc++] = k->nodes[0]; /* source 0: the row result, computed here */
+        for (int32_t j = 1; j < k->nnodes; j++)
+            add_op(g, p, k->nodes[j], k->nodes[j - 1]);
+        break;
+    case IR_KK_MAP:
+        for (int32_t j = 0; j < k->nnodes; j++)
+            add_op(g, p, k->nodes[j], j ? k->nodes[j - 1] : IR_NONE);
+        if (!p->nsrc) unsupported(p, "a map kernel without streamed operands%s", "");
+        break;
+    default: unsupported(p, "%s kernels (no program yet)", ir_kkind_name(k->kind)); break;
+    }
+    p->supported = !p->why[0];
+
+    /* The key: everything the generated code depends on, nothing per PE. */
+    size_t len = 0, cap = sizeof p->key;
+#define KEY(...)                                                                                   \
+    do {                                                                                           \
+        int w_ = snprintf(p->key + len, cap - len, __VA_ARGS__);                                   \
+        if (w_ > 0) len = len + (size_t)w_ < cap ? len + (size_t)w_ : cap - 1;                     \
+    } while (0)
+    KEY("%s %s", ir_kkind_name(p->kind), ir_dtype_name(p->dtype));
+    if (!p->supported) {
+        /* Traps are shared by kind and ops alone. */
+        KEY(" unsupported");
+        for (int32_t j = 0; j < k->nnodes; j++)
+            KEY(" %s", ir_ops[g->nodes[k->nodes[j]].op].name);
+        return;
+    }
+    if (p->bias) KEY(" +bias");
+    KEY(" sources=%d", p->nsrc);
+    static const char form[] = "cssvf"; /* chain, stream, scalar, vector, full */
+    for (int i = 0; i < p->nops; i++) {
+        const cg_fop *f = &p->ops[i];
+        KEY(" %s%s(", ir_ops[f->op].name, f->approx ? "~tanh" : "");
+        for (int a = 0; a < f->nin; a++)
+            KEY("%s%c%d", a ? "," : "", f->a[a].form == CG_SCALAR ? 'i' : form[f->a[a].form],
+                f->a[a].idx);
+        KEY(")");
+    }
+#undef KEY
+}
