@@ -22,50 +22,18 @@
 static char tmpdir[] = "/tmp/wsc_test_codegen_XXXXXX";
 #include "test_util.h"
 
-/* machine.md's wse3 on a smaller fabric, as in test_lower.c. */
-static ir_target target(int w, int h) {
-    ir_target t = {0};
-    snprintf(t.name, sizeof t.name, "test");
-    t.width = w, t.height = h;
-    t.sram_bytes = 48 * 1024;
-    t.colors = 24;
-    t.queue_depth = 2;
-    t.link_wavelets = 1;
-    t.hop_cycles = 1;
-    t.fp32_lanes = 1;
-    t.fp16_lanes = 8;
-    return t;
-}
-
-/* A reference case folder, or a model file whose params have initializers. */
-static ir_graph *load(const char *path, ir_diag *d) {
-    char full[512], weights[512];
-    bool is_case = !strstr(path, ".wsm");
-    if (path[0] == '/')
-        snprintf(full, sizeof full, "%s", path);
-    else
-        snprintf(full, sizeof full, "%s/%s%s", WSC_SOURCE_DIR, path, is_case ? "/model.wsm" : "");
-    snprintf(weights, sizeof weights, "%s/%s/weights.safetensors", WSC_SOURCE_DIR, path);
-    fe_options o = {full, NULL, 0, is_case ? weights : NULL, 0};
-    int st;
-    ir_graph *g = fe_compile(&o, d, &st);
-    if (!g) fail_msg("%s", ir_diag_text(d));
-    pass_options po = {0};
-    po.verify = true;
-    assert_true(pass_run_pipeline(&g, &po, d));
-    return g;
-}
+#include "test_models.h"
 
 static ir_graph *load_text(const char *name, const char *text, ir_diag *d) {
     write_file(tmp(name), text, strlen(text));
-    return load(tmp(name), d);
+    return test_load(tmp(name), d);
 }
 
 /* Lowered and tiled, then programs generated; checks the invariants every
  * result must keep. */
 static void compile(ir_graph *g, ir_kgraph *kg, cg_programs *p, int fabric, ir_diag *d) {
     assert_true(pass_lower(g, kg, d));
-    ir_target t = target(fabric, fabric);
+    ir_target t = test_target(fabric, fabric);
     if (!pass_tile(g, kg, &t, d)) fail_msg("%s", ir_diag_text(d));
     assert_true(cg_generate(g, kg, &t, p, d));
     assert_int_equal(p->nk, kg->nk);
@@ -185,7 +153,7 @@ static ir_tensor *value_of(const ir_graph *g, ir_ref r) {
 
 static void test_ex_mlp(void **state) {
     ir_diag *d = ir_diag_new(NULL);
-    ir_graph *g = load("tests/ref/cases/ex_mlp", d);
+    ir_graph *g = test_load("tests/ref/cases/ex_mlp", d);
     ir_kgraph kg;
     cg_programs p;
     compile(g, &kg, &p, 32, d);
@@ -267,7 +235,7 @@ static void test_epilogues(void **state) {
 /* Kernels with the same program share one module: GPT-2's blocks repeat. */
 static void test_sharing(void **state) {
     ir_diag *d = ir_diag_new(NULL);
-    ir_graph *g = load("tests/ref/cases/ex_gpt2", d);
+    ir_graph *g = test_load("tests/ref/cases/ex_gpt2", d);
     ir_kgraph kg;
     cg_programs p;
     compile(g, &kg, &p, 32, d);

@@ -15,37 +15,7 @@
 #include "fe.h"
 #include "pass.h"
 
-/* machine.md's wse3 on a smaller fabric (the target module has its own tests). */
-static ir_target target(int w, int h) {
-    ir_target t = {0};
-    snprintf(t.name, sizeof t.name, "test");
-    t.width = w, t.height = h;
-    t.sram_bytes = 48 * 1024;
-    t.colors = 24;
-    t.queue_depth = 2;
-    t.link_wavelets = 1;
-    t.hop_cycles = 1;
-    t.fp32_lanes = 1;
-    t.fp16_lanes = 8;
-    return t;
-}
-
-/* A reference case folder (model.wsm, weights.safetensors) or a model file
- * whose params all have initializers. */
-static ir_graph *load(const char *path, ir_diag *d) {
-    char full[512], weights[512];
-    bool is_case = !strstr(path, ".wsm");
-    snprintf(full, sizeof full, "%s/%s%s", WSC_SOURCE_DIR, path, is_case ? "/model.wsm" : "");
-    snprintf(weights, sizeof weights, "%s/%s/weights.safetensors", WSC_SOURCE_DIR, path);
-    fe_options o = {full, NULL, 0, is_case ? weights : NULL, 0};
-    int st;
-    ir_graph *g = fe_compile(&o, d, &st);
-    if (!g) fail_msg("%s", ir_diag_text(d));
-    pass_options po = {0};
-    po.verify = true;
-    assert_true(pass_run_pipeline(&g, &po, d));
-    return g;
-}
+#include "test_models.h"
 
 static void check_kernels(const ir_graph *g, const ir_kgraph *kg, const ir_target *t) {
     int32_t *owner = calloc((size_t)g->nnodes, sizeof *owner);
@@ -81,10 +51,10 @@ static void check_kernels(const ir_graph *g, const ir_kgraph *kg, const ir_targe
 
 static void lower_example(const char *path, int w, int h) {
     ir_diag *d = ir_diag_new(NULL);
-    ir_graph *g = load(path, d);
+    ir_graph *g = test_load(path, d);
     ir_kgraph kg;
     assert_true(pass_lower(g, &kg, d));
-    ir_target t = target(w, h);
+    ir_target t = test_target(w, h);
     if (!pass_tile(g, &kg, &t, d)) fail_msg("%s", ir_diag_text(d));
     check_kernels(g, &kg, &t);
     ir_kgraph_free(&kg);
@@ -105,7 +75,7 @@ static void test_examples(void **state) {
 
 static void test_fusion(void **state) {
     ir_diag *d = ir_diag_new(NULL);
-    ir_graph *g = load("tests/golden/ir/mlp.wsm", d);
+    ir_graph *g = test_load("tests/golden/ir/mlp.wsm", d);
     ir_kgraph kg;
     assert_true(pass_lower(g, &kg, d));
     /* input, linear+relu, linear, softmax, output */
@@ -125,10 +95,10 @@ static void test_fusion(void **state) {
 
 static void test_refusal(void **state) {
     ir_diag *d = ir_diag_new(NULL);
-    ir_graph *g = load("tests/ref/cases/ex_gpt2", d);
+    ir_graph *g = test_load("tests/ref/cases/ex_gpt2", d);
     ir_kgraph kg;
     assert_true(pass_lower(g, &kg, d));
-    ir_target t = target(4, 4);
+    ir_target t = test_target(4, 4);
     assert_false(pass_tile(g, &kg, &t, d));
     assert_non_null(strstr(ir_diag_text(d), "does not fit"));
     assert_non_null(strstr(ir_diag_text(d), "PEs"));
@@ -140,12 +110,12 @@ static void test_refusal(void **state) {
 /* More PEs never make the pipeline slower. */
 static void test_balance(void **state) {
     ir_diag *d = ir_diag_new(NULL);
-    ir_graph *g = load("tests/ref/cases/ex_gpt2", d);
+    ir_graph *g = test_load("tests/ref/cases/ex_gpt2", d);
     int64_t prev = INT64_MAX;
     for (int s = 64; s <= 512; s *= 2) {
         ir_kgraph kg;
         assert_true(pass_lower(g, &kg, d));
-        ir_target t = target(s, s);
+        ir_target t = test_target(s, s);
         if (!pass_tile(g, &kg, &t, d)) fail_msg("%s", ir_diag_text(d));
         check_kernels(g, &kg, &t);
         int64_t period = 0;
