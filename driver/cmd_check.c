@@ -24,7 +24,7 @@ static bool ends_with(const char *s, const char *suffix) {
 
 int drv_check_emit(const drv_args *a, ir_diag *d) {
     if (!a->emit || strcmp(a->emit, "ir") == 0) return IR_EXIT_OK;
-    ir_error(d, IR_NOLOC, "--emit %s is not implemented yet (it comes with 'compile')", a->emit);
+    ir_error(d, IR_NOLOC, "--emit %s is a stage of 'compile', not of '%s'", a->emit, a->cmd->name);
     return IR_EXIT_INPUT;
 }
 

@@ -1,9 +1,8 @@
-/* main.c - the wsc program: the command table, dispatch, and the big-stack
- * thread every command runs on. */
+/* main.c - the wsc program: the command table and dispatch. (The only deep
+ * recursion, elaboration, runs on a large stack of its own: fe_compile.) */
 #include "driver.h"
 
 #include <errno.h>
-#include <pthread.h>
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
@@ -22,13 +21,14 @@ const drv_command drv_commands[] = {
      "must be given exactly once with -i; the file's dtype and shape must equal the\n"
      "input's. Results are bit-identical whatever the number of threads.\n",
      OPTS_MODEL | OPT_BIT(OPT_INPUT) | OPT_BIT(OPT_OUTDIR) | OPT_BIT(OPT_THREADS), drv_eval, NULL},
-    {"compile", "compile a model to a placed-and-routed artifact (PE programs: not yet)",
+    {"compile", "compile a model to a placed-and-routed artifact with PE programs",
      "wsc compile MODEL.wsm -o OUT.wsa [OPTIONS]",
      "Compiles the model for the modeled wafer: lowers it to kernels, sizes each\n"
      "kernel's rectangle of PEs, places the rectangles, routes the streams between\n"
      "them on colours, proves every route, and writes one self-describing artifact.\n"
-     "-o names the artifact; --emit kernels prints the kernel graph. PE program\n"
-     "generation (--emit llvm) is not implemented yet.\n",
+     "-o names the artifact; --emit kernels prints the kernel graph, --emit llvm the\n"
+     "PE programs. Row, matmul, gather and move kernels have no program yet: compile\n"
+     "warns and names them.\n",
      OPTS_MODEL | OPT_BIT(OPT_OUTDIR), drv_compile, NULL},
     {"run", "execute an artifact on the modeled wafer (not implemented yet)",
      "wsc run OUT.wsa -i NAME=FILE.npy ... -o DIR [OPTIONS]",
@@ -131,58 +131,14 @@ static int dispatch(int argc, char **argv) {
     return run_command(cmd, argc - 1, argv + 1);
 }
 
-/* ------------------------------------------------------- the big stack */
-
-/* The language promises that 10,000 levels of nesting work or are refused
- * with a located error, never a crash, and the front end, the passes and the
- * later stages walk expressions recursively. Rather than bound every
- * recursion by hand, the whole command runs on a thread with a very large
- * stack (fe_compile also gives elaboration one of its own; this one covers
- * every other stage, present and future). The size is only reserved address
- * space, pages are touched as the recursion goes, so 1 GiB costs nothing on
- * a normal run and covers about ten times the promised depth even with
- * sanitizer-sized frames. Should the host refuse that much (a small
- * ulimit -v), smaller stacks are tried before falling back to the main
- * thread's own. */
-static const size_t stack_sizes[] = {(size_t)1 << 30, (size_t)256 << 20, (size_t)64 << 20};
-
-typedef struct job {
-    int argc;    /* the program's arguments */
-    char **argv; /* as main received them */
-    int status;  /* the exit status the command returned */
-} job;
-
-static void *job_main(void *p) {
-    job *j = p;
-    j->status = dispatch(j->argc, j->argv);
-    return NULL;
-}
-
-static bool run_on_big_stack(job *j) {
-    for (size_t i = 0; i < sizeof stack_sizes / sizeof stack_sizes[0]; i++) {
-        pthread_attr_t attr;
-        if (pthread_attr_init(&attr) != 0) return false;
-        pthread_t t;
-        bool started = pthread_attr_setstacksize(&attr, stack_sizes[i]) == 0 &&
-                       pthread_create(&t, &attr, job_main, j) == 0;
-        pthread_attr_destroy(&attr);
-        if (started) {
-            if (pthread_join(t, NULL) != 0) ir_internal_error("cannot join the command thread");
-            return true;
-        }
-    }
-    return false;
-}
-
 int main(int argc, char **argv) {
-    job j = {argc, argv, IR_EXIT_INTERNAL};
-    if (!run_on_big_stack(&j)) job_main(&j);
+    int status = dispatch(argc, argv);
     /* Output cut short (a full disk, a closed pipe) must not pass for success:
      * the IR printed by --emit ir may be what the caller consumes. */
     int err = fflush(stdout) != 0 ? errno : ferror(stdout) ? EIO : 0;
     if (err) {
         fprintf(stderr, "wsc: error: cannot write to standard output: %s\n", strerror(err));
-        if (j.status == IR_EXIT_OK) j.status = IR_EXIT_INPUT;
+        if (status == IR_EXIT_OK) status = IR_EXIT_INPUT;
     }
-    return j.status;
+    return status;
 }

@@ -1501,8 +1501,6 @@ static void item_input(elab *E, const fe_stmt *s) {
         n.shape = shape;
         n.name = s->name;
         n.loc = s->name_loc;
-        for (int32_t i = 0; i < E->g->nnodes; i++) /* names are unique per file scope already */
-            (void)i;
         v = vtensor(ir_graph_add(E->g, &n, NULL, 0));
     }
     define(E, s->name, B_INPUT, v, s->name_loc);
@@ -1862,17 +1860,21 @@ static void *compile_job(void *arg) {
  * own rather than trusting the caller's. The stack is reserved virtual
  * memory: only what is touched is committed. */
 ir_graph *fe_compile(const fe_options *o, ir_diag *d, int *status) {
+    /* Only address space is reserved; a host that refuses 1 GiB (a small
+     * ulimit -v) gets smaller stacks, then the caller's own. */
+    static const size_t sizes[] = {(size_t)1 << 30, (size_t)256 << 20, (size_t)64 << 20};
     job j = {o, d, NULL, IR_EXIT_INPUT};
-    pthread_attr_t attr;
-    pthread_t t;
-    pthread_attr_init(&attr);
-    pthread_attr_setstacksize(&attr, (size_t)1 << 30);
-    if (pthread_create(&t, &attr, compile_job, &j)) {
-        compile_job(&j); /* no thread: try on the caller's stack */
-    } else {
-        pthread_join(t, NULL);
+    bool ran = false;
+    for (size_t i = 0; i < sizeof sizes / sizeof sizes[0] && !ran; i++) {
+        pthread_attr_t attr;
+        pthread_t t;
+        if (pthread_attr_init(&attr)) break;
+        ran = !pthread_attr_setstacksize(&attr, sizes[i]) &&
+              !pthread_create(&t, &attr, compile_job, &j);
+        pthread_attr_destroy(&attr);
+        if (ran && pthread_join(t, NULL)) ir_internal_error("cannot join the elaboration thread");
     }
-    pthread_attr_destroy(&attr);
+    if (!ran) compile_job(&j);
     *status = j.status;
     return j.g;
 }
