@@ -9,6 +9,7 @@
 #include <llvm-c/BitReader.h>
 #include <llvm-c/BitWriter.h>
 #include <llvm-c/Core.h>
+#include <llvm-c/Linker.h>
 #include <llvm-c/Target.h>
 #include <llvm-c/TargetMachine.h>
 #include <llvm-c/Transforms/PassBuilder.h>
@@ -43,7 +44,6 @@ typedef struct gen {
     LLVMValueRef fn;       /* function being built */
     LLVMValueRef pe, sram; /* its PE argument, its SRAM pointer */
     const cg_plan *pl;     /* what to build */
-    uint32_t ep_off;       /* offsetof the epilogue in the kind's parameter block */
 } gen;
 
 static LLVMValueRef c32(gen *G, uint64_t v) {
@@ -66,11 +66,6 @@ static LLVMValueRef ld(gen *G, LLVMTypeRef t, LLVMValueRef off) {
     return v;
 }
 
-static void st(gen *G, LLVMValueRef off, LLVMValueRef v) {
-    LLVMValueRef s = LLVMBuildStore(G->b, v, at(G, off));
-    LLVMSetAlignment(s, 4);
-}
-
 /* A field of the parameter block (a constant offset). */
 static LLVMValueRef par(gen *G, size_t off) {
     return ld(G, G->i32, c32(G, off));
@@ -87,15 +82,6 @@ static LLVMValueRef mul(gen *G, LLVMValueRef a, LLVMValueRef b) {
 /* Byte offset of f32 element i of an array at `base`. */
 static LLVMValueRef elem(gen *G, LLVMValueRef base, LLVMValueRef i) {
     return add(G, base, mul(G, i, c32(G, 4)));
-}
-
-/* Offset of a state field: head.off_state + field. */
-static LLVMValueRef state(gen *G, size_t field) {
-    return add(G, par(G, offsetof(wse_head, off_state)), c32(G, field));
-}
-
-static LLVMValueRef ep_field(gen *G, size_t field) {
-    return par(G, G->ep_off + field);
 }
 
 static LLVMBasicBlockRef block(gen *G, const char *name) {
@@ -153,11 +139,6 @@ static void charge(gen *G, LLVMValueRef cycles) {
     call(G, G->t_charge, G->f_charge, a, 2);
 }
 
-static void send(gen *G, LLVMValueRef color, LLVMValueRef payload) {
-    LLVMValueRef a[3] = {G->pe, color, payload};
-    call(G, G->t_send, G->f_send, a, 3);
-}
-
 static LLVMValueRef intrinsic(gen *G, const char *name, LLVMTypeRef t, LLVMValueRef *args, int n) {
     unsigned id = LLVMLookupIntrinsicID(name, strlen(name));
     LLVMTypeRef tys[1] = {t};
@@ -181,13 +162,6 @@ static LLVMValueRef libm(gen *G, const char *name, LLVMValueRef x) {
     return call(G, t, f, &x, 1);
 }
 
-/* The helpers in functions of their own: internal, O2 inlines them. */
-static LLVMValueRef helper(gen *G, const char *name) {
-    LLVMValueRef f = LLVMAddFunction(G->m, name, G->t_helper);
-    LLVMSetLinkage(f, LLVMInternalLinkage);
-    return f;
-}
-
 /* Starts a function whose parameters are (pe, ...): sets pe and sram. */
 static void begin(gen *G, LLVMValueRef f) {
     G->fn = f;
@@ -197,11 +171,6 @@ static void begin(gen *G, LLVMValueRef f) {
         G->sram = LLVMGetParam(f, 1);
     else
         G->sram = call(G, G->t_sram, G->f_sram, &G->pe, 1);
-}
-
-static void call_helper(gen *G, LLVMValueRef f) {
-    LLVMValueRef a[2] = {G->pe, G->sram};
-    call(G, G->t_helper, f, a, 2);
 }
 
 /* ----------------------------------------------------- elementwise ops */
@@ -284,27 +253,33 @@ static LLVMValueRef binary(gen *G, ir_op op, LLVMValueRef x, LLVMValueRef y) {
     }
 }
 
-/* Operand a of element e. */
-static LLVMValueRef fetch(gen *G, const cg_arg *a, LLVMValueRef e, LLVMValueRef chain) {
+/* Offset of field `off` of the parameter block (a constant). */
+#define PAR(field) par(G, offsetof(wse_params, field))
+
+/* Operand a of element e of row `row` (v: the chain value). */
+static LLVMValueRef fetch(gen *G, const cg_arg *a, LLVMValueRef row, LLVMValueRef e,
+                          LLVMValueRef chain) {
     switch (a->form) {
     case CG_CHAIN: return chain;
     case CG_STREAM: {
-        LLVMValueRef ring = ep_field(G, offsetof(wse_epilogue, ring));
-        LLVMValueRef base = ep_field(G, offsetof(wse_epilogue, off_ring) + 4 * (size_t)a->idx);
-        return ld(G, G->f32, elem(G, base, LLVMBuildURem(G->b, e, ring, "")));
+        size_t s = offsetof(wse_params, src) + sizeof(wse_source) * (size_t)a->idx;
+        LLVMValueRef width = LLVMBuildSub(G->b, par(G, s + offsetof(wse_source, c1)),
+                                          par(G, s + offsetof(wse_source, c0)), "");
+        LLVMValueRef base = par(G, s + offsetof(wse_source, off_buf));
+        return ld(G, G->f32, elem(G, base, add(G, mul(G, row, width), e)));
     }
     case CG_SCALAR:
         return ld(G, G->f32,
-                  c32(G, G->ep_off + offsetof(wse_epilogue, opnd) +
-                             sizeof(wse_operand) * (size_t)a->idx + offsetof(wse_operand, imm)));
+                  c32(G, offsetof(wse_params, opnd) + sizeof(wse_operand) * (size_t)a->idx +
+                             offsetof(wse_operand, imm)));
     case CG_VECTOR:
     case CG_FULL: {
-        LLVMValueRef n = ep_field(G, offsetof(wse_epilogue, n));
-        if (a->form == CG_FULL) n = mul(G, n, ep_field(G, offsetof(wse_epilogue, rows)));
-        LLVMValueRef base =
-            ep_field(G, offsetof(wse_epilogue, opnd) + sizeof(wse_operand) * (size_t)a->idx +
-                            offsetof(wse_operand, off));
-        return ld(G, G->f32, elem(G, base, LLVMBuildURem(G->b, e, n, "")));
+        LLVMValueRef i = e;
+        if (a->form == CG_FULL) i = add(G, mul(G, row, PAR(n)), e);
+        LLVMValueRef base = par(G, offsetof(wse_params, opnd) +
+                                       sizeof(wse_operand) * (size_t)a->idx +
+                                       offsetof(wse_operand, off));
+        return ld(G, G->f32, elem(G, base, i));
     }
     }
     return NULL;
@@ -312,191 +287,64 @@ static LLVMValueRef fetch(gen *G, const cg_arg *a, LLVMValueRef e, LLVMValueRef 
 
 /* ------------------------------------------------------------ programs */
 
-/* drain(pe, sram): computes and sends every element that all sources hold. */
-static void emit_drain(gen *G, LLVMValueRef f) {
+/* wsc_ep(pe, sram, row, n, v): the fused ops over a row slice, in place. */
+static void emit_epilogue(gen *G, LLVMValueRef f) {
     const cg_plan *pl = G->pl;
     begin(G, f);
-    LLVMBasicBlockRef cond = block(G, "cond"), body = block(G, "elem"), exit = block(G, "exit");
-    LLVMBuildBr(G->b, cond);
-    LLVMPositionBuilderAtEnd(G->b, cond);
-    LLVMValueRef done_at = state(G, offsetof(wse_ep_state, done));
-    LLVMValueRef e = ld(G, G->i32, done_at);
-    LLVMValueRef ok = LLVMConstInt(G->i1, 1, 0);
-    for (int s = 0; s < pl->nsrc; s++) {
-        LLVMValueRef got = ld(G, G->i32, state(G, offsetof(wse_ep_state, got) + 4 * (size_t)s));
-        ok = LLVMBuildAnd(G->b, ok, LLVMBuildICmp(G->b, LLVMIntUGT, got, e, ""), "");
+    LLVMValueRef row = LLVMGetParam(f, 2), n = LLVMGetParam(f, 3), v = LLVMGetParam(f, 4);
+    if (pl->nops) {
+        loop L = loop_begin(G, n);
+        LLVMValueRef i64 = LLVMBuildZExt(G->b, L.i, G->i64, "");
+        LLVMValueRef slot = LLVMBuildInBoundsGEP2(G->b, G->f32, v, &i64, 1, "");
+        LLVMValueRef x = LLVMBuildLoad2(G->b, G->f32, slot, "");
+        for (int i = 0; i < pl->nops; i++) {
+            const cg_fop *op = &pl->ops[i];
+            LLVMValueRef a = fetch(G, &op->a[0], row, L.i, x);
+            if (op->op == IR_CAUSAL_MASK) {
+                /* column j > i + (S - T) of each [T, S] matrix is -inf */
+                LLVMValueRef T = PAR(mat_rows), S = PAR(out_ncol);
+                LLVMValueRef r = LLVMBuildURem(G->b, row, T, "");
+                LLVMValueRef j = add(G, PAR(out_c0), L.i);
+                LLVMValueRef lim = LLVMBuildSub(G->b, add(G, r, S), T, "");
+                LLVMValueRef masked = LLVMBuildICmp(G->b, LLVMIntSGT, j, lim, "");
+                x = LLVMBuildSelect(G->b, masked, LLVMConstReal(G->f32, -INFINITY), a, "");
+                continue;
+            }
+            x = op->nin == 1 ? unary(G, op, a)
+                             : binary(G, op->op, a, fetch(G, &op->a[1], row, L.i, x));
+        }
+        LLVMBuildStore(G->b, x, slot);
+        loop_end(G, &L);
+        charge(G, mul(G, n, c32(G, (uint64_t)pl->nops)));
     }
-    LLVMBuildCondBr(G->b, ok, body, exit);
-    LLVMPositionBuilderAtEnd(G->b, body);
-    LLVMValueRef v = NULL;
-    if (pl->kind != IR_KK_MAP) v = fetch(G, &(cg_arg){CG_STREAM, 0}, e, NULL);
-    for (int i = 0; i < pl->nops; i++) {
-        const cg_fop *op = &pl->ops[i];
-        LLVMValueRef x = fetch(G, &op->a[0], e, v);
-        v = op->nin == 1 ? unary(G, op, x) : binary(G, op->op, x, fetch(G, &op->a[1], e, v));
-    }
-    send(G, par(G, offsetof(wse_head, color_out)), LLVMBuildBitCast(G->b, v, G->i32, ""));
-    st(G, done_at, add(G, e, c32(G, 1)));
-    charge(G, c32(G, 1 + (uint64_t)pl->nops));
-    LLVMBuildBr(G->b, cond);
-    LLVMPositionBuilderAtEnd(G->b, exit);
     LLVMBuildRetVoid(G->b);
 }
 
-/* Appends `count` elements to source s's ring through `put(i)`; traps when
- * the ring would overwrite elements not yet consumed (a producer further
- * ahead than the ring allows: flow control is docs/codegen.md's to-do). */
-static LLVMValueRef ring_reserve(gen *G, int s, LLVMValueRef count, LLVMValueRef *got_at) {
-    *got_at = state(G, offsetof(wse_ep_state, got) + 4 * (size_t)s);
-    LLVMValueRef got = ld(G, G->i32, *got_at);
-    LLVMValueRef done = ld(G, G->i32, state(G, offsetof(wse_ep_state, done)));
-    LLVMValueRef held = add(G, LLVMBuildSub(G->b, got, done, ""), count);
-    LLVMValueRef over =
-        LLVMBuildICmp(G->b, LLVMIntUGT, held, ep_field(G, offsetof(wse_epilogue, ring)), "");
-    LLVMBasicBlockRef bad = block(G, "overflow"), good = block(G, "push");
-    LLVMBuildCondBr(G->b, over, bad, good);
-    LLVMPositionBuilderAtEnd(G->b, bad);
-    trap(G);
-    LLVMPositionBuilderAtEnd(G->b, good);
-    return got;
-}
+/* The kernel library (codegen/pe/wsl.c as bitcode, embedded at build time). */
+extern const unsigned char cg_wsl_bitcode[];
+extern const size_t cg_wsl_bitcode_len;
 
-/* The data task of streamed source s: buffer the element, then drain. */
-static void emit_push(gen *G, int s, LLVMValueRef payload, LLVMValueRef drain) {
-    LLVMValueRef got_at, got = ring_reserve(G, s, c32(G, 1), &got_at);
-    LLVMValueRef ring = ep_field(G, offsetof(wse_epilogue, ring));
-    LLVMValueRef base = ep_field(G, offsetof(wse_epilogue, off_ring) + 4 * (size_t)s);
-    st(G, elem(G, base, LLVMBuildURem(G->b, got, ring, "")), payload);
-    st(G, got_at, add(G, got, c32(G, 1)));
-    charge(G, c32(G, 1));
-    call_helper(G, drain);
-}
-
-#define GP(field) offsetof(wse_gemv_params, field)
-#define GS(field) offsetof(wse_gemv_state, field)
-
-/* emit_rows(pe, sram): every row whose local (and, below row 0, north) sums
- * are complete goes on: south as partial sums, or on the last row into the
- * epilogue with the bias. Two accumulators let the next row's x arrive
- * while a row waits for its north partial sums. */
-static void emit_gemv_rows(gen *G, LLVMValueRef f, LLVMValueRef drain) {
-    begin(G, f);
-    LLVMBasicBlockRef cond = block(G, "cond"), body = block(G, "row"), exit = block(G, "exit");
-    LLVMBuildBr(G->b, cond);
-    LLVMPositionBuilderAtEnd(G->b, cond);
-    LLVMValueRef erow = ld(G, G->i32, state(G, GS(erow)));
-    LLVMValueRef lrow = ld(G, G->i32, state(G, GS(lrow)));
-    LLVMValueRef nrow = ld(G, G->i32, state(G, GS(nrow)));
-    LLVMValueRef row = par(G, GP(head.row)), h = par(G, GP(head.h));
-    LLVMValueRef top = LLVMBuildICmp(G->b, LLVMIntEQ, row, c32(G, 0), "");
-    LLVMValueRef local = LLVMBuildICmp(G->b, LLVMIntULT, erow, lrow, "");
-    LLVMValueRef north =
-        LLVMBuildOr(G->b, top, LLVMBuildICmp(G->b, LLVMIntULT, erow, nrow, ""), "");
-    LLVMBuildCondBr(G->b, LLVMBuildAnd(G->b, local, north, ""), body, exit);
-
-    LLVMPositionBuilderAtEnd(G->b, body);
-    LLVMValueRef n = ep_field(G, offsetof(wse_epilogue, n));
-    LLVMValueRef half = mul(G, LLVMBuildAnd(G->b, erow, c32(G, 1), ""), mul(G, n, c32(G, 4)));
-    LLVMValueRef acc = add(G, par(G, GP(off_acc)), half);
-    LLVMValueRef nb = add(G, par(G, GP(off_north)), half);
-    LLVMValueRef last = LLVMBuildICmp(G->b, LLVMIntEQ, add(G, row, c32(G, 1)), h, "");
-    LLVMBasicBlockRef mid = block(G, "south"), end = block(G, "epilogue"), next = block(G, "next");
-    LLVMBuildCondBr(G->b, last, end, mid);
-
-    /* The row's value: local sums plus (below row 0) the north ones. */
-#define ROW_VALUE(j)                                                                               \
-    LLVMBuildSelect(                                                                               \
-        G->b, top, ld(G, G->f32, elem(G, acc, j)),                                                 \
-        LLVMBuildFAdd(G->b, ld(G, G->f32, elem(G, nb, j)), ld(G, G->f32, elem(G, acc, j)), ""),    \
-        "")
-    LLVMPositionBuilderAtEnd(G->b, mid);
-    {
-        LLVMValueRef color = par(G, GP(color_south));
-        loop L = loop_begin(G, n);
-        LLVMValueRef v = ROW_VALUE(L.i);
-        send(G, color, LLVMBuildBitCast(G->b, v, G->i32, ""));
-        st(G, elem(G, acc, L.i), LLVMConstReal(G->f32, 0.0));
-        loop_end(G, &L);
-        charge(G, n);
-        LLVMBuildBr(G->b, next);
+/* Links the library into the module; its functions become internal so O2
+ * specializes them for this program and drops what it does not use. */
+static void link_library(gen *G) {
+    LLVMMemoryBufferRef mb = LLVMCreateMemoryBufferWithMemoryRange(
+        (const char *)cg_wsl_bitcode, cg_wsl_bitcode_len, "wsl", 0);
+    LLVMModuleRef lib;
+    if (LLVMParseBitcodeInContext2(G->c, mb, &lib))
+        ir_internal_error("codegen: the embedded kernel library does not parse");
+    LLVMDisposeMemoryBuffer(mb);
+    char *triple = LLVMGetTarget(G->m) ? ir_xstrdup(LLVMGetTarget(G->m)) : NULL;
+    LLVMSetTarget(lib, triple ? triple : "");
+    LLVMSetDataLayout(lib, LLVMGetDataLayoutStr(G->m));
+    free(triple);
+    if (LLVMLinkModules2(G->m, lib)) ir_internal_error("codegen: linking the kernel library failed");
+    for (LLVMValueRef f = LLVMGetFirstFunction(G->m); f; f = LLVMGetNextFunction(f)) {
+        size_t len;
+        const char *name = LLVMGetValueName2(f, &len);
+        if (LLVMIsDeclaration(f) || !strcmp(name, "wse_init") || !strcmp(name, "wse_task"))
+            continue;
+        LLVMSetLinkage(f, LLVMInternalLinkage);
     }
-    LLVMPositionBuilderAtEnd(G->b, end);
-    {
-        LLVMValueRef got_at, got = ring_reserve(G, 0, n, &got_at);
-        LLVMValueRef ring = ep_field(G, offsetof(wse_epilogue, ring));
-        LLVMValueRef base = ep_field(G, offsetof(wse_epilogue, off_ring));
-        LLVMValueRef bias = G->pl->bias ? par(G, GP(off_bias)) : NULL;
-        loop L = loop_begin(G, n);
-        LLVMValueRef v = ROW_VALUE(L.i);
-        if (bias) v = LLVMBuildFAdd(G->b, v, ld(G, G->f32, elem(G, bias, L.i)), "");
-        st(G, elem(G, base, LLVMBuildURem(G->b, add(G, got, L.i), ring, "")), v);
-        st(G, elem(G, acc, L.i), LLVMConstReal(G->f32, 0.0));
-        loop_end(G, &L);
-        st(G, got_at, add(G, got, n));
-        charge(G, n);
-        call_helper(G, drain);
-        LLVMBuildBr(G->b, next);
-    }
-#undef ROW_VALUE
-    LLVMPositionBuilderAtEnd(G->b, next);
-    st(G, state(G, GS(erow)), add(G, erow, c32(G, 1)));
-    LLVMBuildBr(G->b, cond);
-    LLVMPositionBuilderAtEnd(G->b, exit);
-    LLVMBuildRetVoid(G->b);
-}
-
-/* gemv's data task on x: acc[0..Nc) += x_k * W[k, :], a vector loop. */
-static void emit_gemv_x(gen *G, LLVMValueRef payload, LLVMValueRef rows) {
-    LLVMValueRef x = LLVMBuildBitCast(G->b, payload, G->f32, "x");
-    LLVMValueRef n = ep_field(G, offsetof(wse_epilogue, n));
-    LLVMValueRef lk_at = state(G, GS(lk)), lrow_at = state(G, GS(lrow));
-    LLVMValueRef lk = ld(G, G->i32, lk_at), lrow = ld(G, G->i32, lrow_at);
-    LLVMValueRef acc = add(G, par(G, GP(off_acc)),
-                           mul(G, LLVMBuildAnd(G->b, lrow, c32(G, 1), ""), mul(G, n, c32(G, 4))));
-    LLVMValueRef w = elem(G, par(G, GP(off_w)), mul(G, lk, n));
-    loop L = loop_begin(G, n);
-    LLVMValueRef a = ld(G, G->f32, elem(G, acc, L.i));
-    LLVMValueRef p = LLVMBuildFMul(G->b, x, ld(G, G->f32, elem(G, w, L.i)), "");
-    st(G, elem(G, acc, L.i), LLVMBuildFAdd(G->b, a, p, ""));
-    loop_end(G, &L);
-    charge(G, n);
-    LLVMValueRef lk1 = add(G, lk, c32(G, 1));
-    LLVMBasicBlockRef full = block(G, "row_done"), more = block(G, "row_more"),
-                      out = block(G, "x_done");
-    LLVMBuildCondBr(G->b, LLVMBuildICmp(G->b, LLVMIntEQ, lk1, par(G, GP(k)), ""), full, more);
-    LLVMPositionBuilderAtEnd(G->b, more);
-    st(G, lk_at, lk1);
-    LLVMBuildBr(G->b, out);
-    LLVMPositionBuilderAtEnd(G->b, full);
-    st(G, lk_at, c32(G, 0));
-    st(G, lrow_at, add(G, lrow, c32(G, 1)));
-    call_helper(G, rows);
-    LLVMBuildBr(G->b, out);
-    LLVMPositionBuilderAtEnd(G->b, out);
-}
-
-/* gemv's data task on the north partial sums (one element per wavelet). */
-static void emit_gemv_north(gen *G, LLVMValueRef payload, LLVMValueRef rows) {
-    LLVMValueRef n = ep_field(G, offsetof(wse_epilogue, n));
-    LLVMValueRef nj_at = state(G, GS(nj)), nrow_at = state(G, GS(nrow));
-    LLVMValueRef nj = ld(G, G->i32, nj_at), nrow = ld(G, G->i32, nrow_at);
-    LLVMValueRef nb = add(G, par(G, GP(off_north)),
-                          mul(G, LLVMBuildAnd(G->b, nrow, c32(G, 1), ""), mul(G, n, c32(G, 4))));
-    st(G, elem(G, nb, nj), payload);
-    charge(G, c32(G, 1));
-    LLVMValueRef nj1 = add(G, nj, c32(G, 1));
-    LLVMBasicBlockRef full = block(G, "north_done"), more = block(G, "north_more"),
-                      out = block(G, "n_done");
-    LLVMBuildCondBr(G->b, LLVMBuildICmp(G->b, LLVMIntEQ, nj1, n, ""), full, more);
-    LLVMPositionBuilderAtEnd(G->b, more);
-    st(G, nj_at, nj1);
-    LLVMBuildBr(G->b, out);
-    LLVMPositionBuilderAtEnd(G->b, full);
-    st(G, nj_at, c32(G, 0));
-    st(G, nrow_at, add(G, nrow, c32(G, 1)));
-    call_helper(G, rows);
-    LLVMBuildBr(G->b, out);
-    LLVMPositionBuilderAtEnd(G->b, out);
 }
 
 static void build(gen *G) {
@@ -528,56 +376,36 @@ static void build(gen *G) {
         return;
     }
 
-    bool gemv = pl->kind == IR_KK_GEMV;
-    G->ep_off = gemv ? offsetof(wse_gemv_params, ep) : offsetof(wse_map_params, ep);
-    LLVMValueRef drain = helper(G, "drain");
-    emit_drain(G, drain);
-    LLVMValueRef rows = NULL;
-    if (gemv) {
-        rows = helper(G, "emit_rows");
-        emit_gemv_rows(G, rows, drain);
-    }
+    LLVMTypeRef t_ep =
+        LLVMFunctionType(G->vd, (LLVMTypeRef[]){G->ptr, G->ptr, G->i32, G->i32, G->ptr}, 5, 0);
+    LLVMValueRef f_ep = LLVMAddFunction(G->m, "wsc_ep", t_ep);
+    emit_epilogue(G, f_ep);
 
-    /* wse_init: zero the counters (and gemv's accumulators). */
-    begin(G, f_init);
-    size_t sbytes = gemv ? sizeof(wse_gemv_state) : sizeof(wse_map_state);
-    LLVMBuildMemSet(G->b, at(G, par(G, offsetof(wse_head, off_state))), LLVMConstInt(G->i8, 0, 0),
-                    c32(G, sbytes), 4);
-    if (gemv) {
-        LLVMValueRef bytes = mul(G, ep_field(G, offsetof(wse_epilogue, n)), c32(G, 8));
-        LLVMBuildMemSet(G->b, at(G, par(G, GP(off_acc))), LLVMConstInt(G->i8, 0, 0), bytes, 4);
-    }
+    /* The entry points call the library's code for the kernel's kind with
+     * the number of sources the fused ops read (a constant O2 folds in). */
+    const char *entry = pl->kind == IR_KK_GEMV     ? "wsl_task_gemv"
+                        : pl->kind == IR_KK_MATMUL ? "wsl_task_matmul"
+                        : pl->kind == IR_KK_GATHER ? "wsl_task_gather"
+                        : pl->kind == IR_KK_ROW    ? "wsl_task_row"
+                        : pl->kind == IR_KK_MOVE   ? "wsl_task_move"
+                                                   : "wsl_task_map";
+    LLVMTypeRef t_lib =
+        LLVMFunctionType(G->vd, (LLVMTypeRef[]){G->ptr, G->i32, G->i32, G->i32}, 4, 0);
+    LLVMValueRef f_lib = LLVMAddFunction(G->m, entry, t_lib);
+    LLVMValueRef f_linit = LLVMAddFunction(G->m, "wsl_init", G->t_init);
+    G->fn = f_init;
+    LLVMPositionBuilderAtEnd(G->b, block(G, "entry"));
+    G->pe = LLVMGetParam(f_init, 0);
+    call(G, G->t_init, f_linit, &G->pe, 1);
     LLVMBuildRetVoid(G->b);
-
-    /* wse_task: one case per data task. */
-    begin(G, f_task);
-    LLVMValueRef task = LLVMGetParam(f_task, 1), payload = LLVMGetParam(f_task, 2);
-    LLVMBasicBlockRef bad = block(G, "bad_task"), ret = block(G, "ret");
-    int first = gemv ? 1 : 0;
-    LLVMValueRef sw = LLVMBuildSwitch(G->b, task, bad, (unsigned)(pl->nsrc + 2));
-    if (gemv) {
-        LLVMBasicBlockRef bx = block(G, "task_x"), bn = block(G, "task_north");
-        LLVMAddCase(sw, c32(G, WSE_TASK_X), bx);
-        LLVMAddCase(sw, c32(G, WSE_TASK_NORTH), bn);
-        LLVMPositionBuilderAtEnd(G->b, bx);
-        emit_gemv_x(G, payload, rows);
-        LLVMBuildBr(G->b, ret);
-        LLVMPositionBuilderAtEnd(G->b, bn);
-        emit_gemv_north(G, payload, rows);
-        LLVMBuildBr(G->b, ret);
-    }
-    for (int s = first; s < pl->nsrc; s++) {
-        LLVMBasicBlockRef bs = block(G, "task_src");
-        LLVMAddCase(sw, c32(G, WSE_TASK_SRC + (uint64_t)s), bs);
-        LLVMPositionBuilderAtEnd(G->b, bs);
-        emit_push(G, s, payload, drain);
-        LLVMBuildBr(G->b, ret);
-    }
-    /* A task id the parameter block never binds: a runtime bug, stop loudly. */
-    LLVMPositionBuilderAtEnd(G->b, bad);
-    trap(G);
-    LLVMPositionBuilderAtEnd(G->b, ret);
+    G->fn = f_task;
+    LLVMPositionBuilderAtEnd(G->b, block(G, "entry"));
+    G->pe = LLVMGetParam(f_task, 0);
+    LLVMValueRef args[4] = {G->pe, LLVMGetParam(f_task, 1), LLVMGetParam(f_task, 2),
+                            c32(G, (uint64_t)pl->nplan)};
+    call(G, t_lib, f_lib, args, 4);
     LLVMBuildRetVoid(G->b);
+    link_library(G);
 }
 
 /* --------------------------------------------------------- the driver */

@@ -37,6 +37,16 @@ bool cg_generate(const ir_graph *g, const ir_kgraph *kg, const ir_target *t, cg_
                  ir_diag *d);
 void cg_programs_free(cg_programs *p);
 
+/* Every PE's initial SRAM image and the host I/O map (image.c), from the
+ * placed kernel graph and its routed nets. False (reported) when a PE's
+ * parameters, weights and buffers do not fit its SRAM or it would receive
+ * more nets than it has data tasks. Kernels whose program is unsupported
+ * get images without segments. */
+typedef struct rt_routes rt_routes;
+typedef struct rt_images rt_images;
+bool cg_build_images(const ir_graph *g, const ir_kgraph *kg, const ir_target *t,
+                     const cg_programs *progs, const rt_routes *routes, rt_images *im, ir_diag *d);
+
 /* `wsc compile --emit llvm`: every module as text, each after a line
  * `; program N: KIND DTYPE, used by kernels NAME, ...`. */
 void cg_print_llvm(const cg_programs *p, FILE *out);

@@ -12,10 +12,10 @@
 /* Where an operand of a fused op comes from. */
 typedef enum cg_form {
     CG_CHAIN,  /* the previous op's result (the kernel's value so far) */
-    CG_STREAM, /* streamed source idx, buffered in its ring */
+    CG_STREAM, /* streamed source idx, buffered for the pass (wse_source) */
     CG_SCALAR, /* immediate: ep.opnd[idx].imm */
-    CG_VECTOR, /* resident [N] broadcast along rows: ep.opnd[idx].off, element e % n */
-    CG_FULL,   /* resident of the output's shape: element e % (n * rows) */
+    CG_VECTOR, /* resident [N] broadcast along rows: opnd[idx].off holds this PE's columns */
+    CG_FULL,   /* resident of the output's shape: opnd[idx].off holds rows x this PE's columns */
 } cg_form;
 
 typedef struct cg_arg {
@@ -36,12 +36,15 @@ typedef struct cg_plan {
     bool supported;              /* false: the program is a trap */
     char why[160];               /* reason when unsupported */
     bool bias;                   /* gemv: linear adds a bias */
+    int row_op;                  /* row: WSE_ROW_*, else -1 */
+    int nplan;                   /* sources the fused ops read (library sources 0..nplan-1) */
     ir_ref gemv_x;               /* gemv: its streamed input (not usable in its epilogue) */
     int nops;                    /* fused elementwise ops */
     cg_fop ops[CG_MAX_OPS];      /* in order */
     int nsrc;                    /* streamed sources */
-    ir_ref src[WSE_MAX_SOURCES]; /* their IR values (gemv: source 0 is its own result) */
+    ir_ref src[WSE_MAX_SRC];     /* their IR values */
     int nslots;                  /* resident / immediate operand slots used */
+    ir_ref slot_ref[WSE_MAX_OPERAND]; /* the IR value of each slot */
     char key[1024];              /* program identity */
 } cg_plan;
 

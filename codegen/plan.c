@@ -12,7 +12,9 @@ _Static_assert((int)WSE_KIND_INPUT == (int)IR_KK_INPUT && (int)WSE_KIND_GEMV == 
                    (int)WSE_KIND_MAP == (int)IR_KK_MAP && (int)WSE_KIND_MOVE == (int)IR_KK_MOVE &&
                    (int)WSE_KIND_MOVE + 1 == (int)IR_NKKINDS,
                "wse_abi.h's kinds follow ir_kkind");
-_Static_assert(WSE_TASK_SRC + WSE_MAX_SOURCES <= WSE_MAX_TASKS, "a task per streamed source");
+/* The fused ops' streams leave room for a kernel's own sources (main
+ * input, north or west, statistics, relay). */
+#define MAX_PLAN_SOURCES (WSE_MAX_SRC - 4)
 
 /* Resident values are weights and views of weights (passes/lower.c decides
  * the same way); everything else streams. */
@@ -47,7 +49,8 @@ static bool supported_op(ir_op op) {
     case IR_DIV:
     case IR_POW:
     case IR_MAXIMUM:
-    case IR_MINIMUM: return true;
+    case IR_MINIMUM:
+    case IR_CAUSAL_MASK: return true;
     default: return false;
     }
 }
@@ -60,8 +63,8 @@ static void unsupported(cg_plan *p, const char *fmt, const char *what) {
 static int add_source(cg_plan *p, ir_ref r) {
     for (int s = 0; s < p->nsrc; s++)
         if (p->src[s] == r) return s;
-    if (p->nsrc == WSE_MAX_SOURCES) {
-        unsupported(p, "more than %s streamed operands", "6");
+    if (p->nsrc == MAX_PLAN_SOURCES) {
+        unsupported(p, "more than %s streamed operands", "4");
         return 0;
     }
     p->src[p->nsrc] = r;
@@ -74,8 +77,10 @@ static cg_arg classify(const ir_graph *g, cg_plan *p, ir_ref r, ir_ref chain, co
     if (r == chain) return (cg_arg){CG_CHAIN, 0};
     if (!is_resident(g, r)) {
         if (!ir_shape_eq(&n->shape, out)) unsupported(p, "a broadcast streamed operand%s", "");
-        if (p->kind == IR_KK_GEMV && r == p->gemv_x)
-            unsupported(p, "the gemv's own input used by its epilogue%s", "");
+        /* Streams reach a gemv's rows by its contraction slices, not the
+         * bottom row's columns (lowering does not fuse such ops). */
+        if (p->kind == IR_KK_GEMV || p->kind == IR_KK_MATMUL || p->kind == IR_KK_GATHER)
+            unsupported(p, "a streamed operand in a %s's fused ops", ir_kkind_name(p->kind));
         return (cg_arg){CG_STREAM, add_source(p, r)};
     }
     if (p->nslots == WSE_MAX_OPERAND) {
@@ -83,6 +88,7 @@ static cg_arg classify(const ir_graph *g, cg_plan *p, ir_ref r, ir_ref chain, co
         return (cg_arg){CG_SCALAR, 0};
     }
     int slot = p->nslots++;
+    p->slot_ref[slot] = r;
     if (ir_shape_numel(&n->shape) == 1) return (cg_arg){CG_SCALAR, slot};
     if (ir_shape_eq(&n->shape, out)) return (cg_arg){CG_FULL, slot};
     /* Broadcast along rows: every axis but the last is 1 (or absent). */
@@ -90,8 +96,8 @@ static cg_arg classify(const ir_graph *g, cg_plan *p, ir_ref r, ir_ref chain, co
                   n->shape.d[n->shape.rank - 1] == out->d[out->rank - 1];
     for (int i = 0; vector && i < n->shape.rank - 1; i++)
         vector = n->shape.d[i] == 1;
-    if (!vector) unsupported(p, "a resident operand broadcast other than along rows%s", "");
-    return (cg_arg){CG_VECTOR, slot};
+    /* anything else is expanded to the output's shape in each PE's image */
+    return (cg_arg){vector ? CG_VECTOR : CG_FULL, slot};
 }
 
 static void add_op(const ir_graph *g, cg_plan *p, ir_ref node, ir_ref chain) {
@@ -110,10 +116,31 @@ static void add_op(const ir_graph *g, cg_plan *p, ir_ref node, ir_ref chain) {
         f->a[k] = classify(g, p, n->in[k], chain, &n->shape);
 }
 
+/* The reduction of a row kernel's op, or -1 when no row program does it. */
+static int row_op(const ir_graph *g, const ir_node *n) {
+    const ir_node *x = &g->nodes[n->in[0]];
+    int rank = x->shape.rank;
+    switch (n->op) {
+    case IR_SOFTMAX: return n->a.axis == rank - 1 || n->a.axis == -1 ? WSE_ROW_SOFTMAX : -1;
+    case IR_LAYERNORM: return WSE_ROW_LAYERNORM;
+    case IR_RMSNORM: return WSE_ROW_RMSNORM;
+    default: break;
+    }
+    if (rank < 1 || n->a.axes != 1u << (rank - 1)) return -1;
+    switch (n->op) {
+    case IR_REDUCE_SUM: return WSE_ROW_SUM;
+    case IR_REDUCE_MEAN: return WSE_ROW_MEAN;
+    case IR_REDUCE_MAX: return WSE_ROW_MAX;
+    case IR_REDUCE_MIN: return WSE_ROW_MIN;
+    default: return -1;
+    }
+}
+
 void cg_plan_kernel(const ir_graph *g, const ir_kernel *k, cg_plan *p) {
     memset(p, 0, sizeof *p);
     p->kind = k->kind;
     p->gemv_x = IR_NONE;
+    p->row_op = -1;
     const ir_node *n0 = &g->nodes[k->nodes[0]];
     p->dtype = g->nodes[k->node].dtype;
     switch (k->kind) {
@@ -121,17 +148,72 @@ void cg_plan_kernel(const ir_graph *g, const ir_kernel *k, cg_plan *p) {
     case IR_KK_OUTPUT:
         if (k->kind == IR_KK_OUTPUT && is_resident(g, k->node))
             unsupported(p, "an output of a resident value%s", "");
-        /* Host-facing kernels forward 32-bit wavelets whatever they hold. */
+        if (p->dtype != IR_F32 && p->dtype != IR_I32)
+            unsupported(p, "element type %s", ir_dtype_name(p->dtype));
+        /* Host-facing kernels pass their value through as source 0. */
         add_source(p, k->node);
         break;
     case IR_KK_GEMV:
         p->bias = n0->op == IR_LINEAR;
         p->gemv_x = n0->in[0];
         if (n0->dtype != IR_F32) unsupported(p, "element type %s", ir_dtype_name(n0->dtype));
-        p->src[p->nsrc++] = k->nodes[0]; /* source 0: the row result, computed here */
         for (int32_t j = 1; j < k->nnodes; j++)
             add_op(g, p, k->nodes[j], k->nodes[j - 1]);
         break;
+    case IR_KK_MATMUL: {
+        const ir_node *a = &g->nodes[n0->in[0]], *b = &g->nodes[n0->in[1]];
+        if (n0->dtype != IR_F32) unsupported(p, "element type %s", ir_dtype_name(n0->dtype));
+        if (n0->a.ta) unsupported(p, "a transposed left operand%s", "");
+        if (is_resident(g, n0->in[0]) || is_resident(g, n0->in[1]))
+            unsupported(p, "a matmul of a weight and a stream other than x @ W%s", "");
+        if (a->shape.rank < 2 || b->shape.rank < 2)
+            unsupported(p, "a matmul of vectors%s", "");
+        int64_t ba = a->shape.rank < 2 ? 1 : ir_shape_numel(&a->shape) / a->shape.d[a->shape.rank - 1] / a->shape.d[a->shape.rank - 2];
+        int64_t bb = b->shape.rank < 2 ? 1 : ir_shape_numel(&b->shape) / b->shape.d[b->shape.rank - 1] / b->shape.d[b->shape.rank - 2];
+        if (ba != bb && ba != 1 && bb != 1) unsupported(p, "a matmul broadcasting batches%s", "");
+        if (ba == 1 && bb != 1) unsupported(p, "a matmul of one left matrix and batches%s", "");
+        for (int32_t j = 1; j < k->nnodes; j++)
+            add_op(g, p, k->nodes[j], k->nodes[j - 1]);
+        break;
+    }
+    case IR_KK_GATHER: {
+        const ir_node *tab = &g->nodes[n0->in[0]], *idx = &g->nodes[n0->in[1]];
+        if (n0->dtype != IR_F32) unsupported(p, "element type %s", ir_dtype_name(n0->dtype));
+        if (!is_resident(g, n0->in[0]) || tab->shape.rank != 2)
+            unsupported(p, "a gather from other than a resident table%s", "");
+        if (is_resident(g, n0->in[1])) unsupported(p, "a gather with resident indices%s", "");
+        if (idx->dtype != IR_I32) unsupported(p, "indices of type %s", ir_dtype_name(idx->dtype));
+        for (int32_t j = 1; j < k->nnodes; j++)
+            add_op(g, p, k->nodes[j], k->nodes[j - 1]);
+        break;
+    }
+    case IR_KK_MOVE:
+        /* Moves copy 32-bit words: every operand streams in as a source. */
+        if (ir_dtype_size(n0->dtype) != 4 && n0->dtype != IR_BOOL)
+            unsupported(p, "element type %s", ir_dtype_name(n0->dtype));
+        if (n0->nin > MAX_PLAN_SOURCES + 3) unsupported(p, "a concat of more than 7 operands%s", "");
+        for (int o = 0; o < n0->nin; o++) {
+            if (is_resident(g, n0->in[o])) unsupported(p, "a resident operand of a move%s", "");
+            if (p->nsrc < WSE_MAX_SRC - 1) p->src[p->nsrc++] = n0->in[o];
+        }
+        break;
+    case IR_KK_ROW: {
+        p->row_op = row_op(g, n0);
+        if (p->row_op < 0)
+            unsupported(p, "op '%s' over other than the last axis in a row program",
+                        ir_ops[n0->op].name);
+        if (n0->dtype != IR_F32) unsupported(p, "element type %s", ir_dtype_name(n0->dtype));
+        /* gamma and beta take operand slots 0 and 1, the library's
+         * convention; they must be resident vectors over the row. */
+        for (int o = 1; o < n0->nin; o++) {
+            cg_arg a = classify(g, p, n0->in[o], IR_NONE, &n0->shape);
+            if (a.form != CG_VECTOR || a.idx != o - 1)
+                unsupported(p, "a norm's gain or bias that is not a resident vector%s", "");
+        }
+        for (int32_t j = 1; j < k->nnodes; j++)
+            add_op(g, p, k->nodes[j], k->nodes[j - 1]);
+        break;
+    }
     case IR_KK_MAP:
         for (int32_t j = 0; j < k->nnodes; j++)
             add_op(g, p, k->nodes[j], j ? k->nodes[j - 1] : IR_NONE);
@@ -139,6 +221,7 @@ void cg_plan_kernel(const ir_graph *g, const ir_kernel *k, cg_plan *p) {
         break;
     default: unsupported(p, "%s kernels (no program yet)", ir_kkind_name(k->kind)); break;
     }
+    p->nplan = p->nsrc;
     p->supported = !p->why[0];
 
     /* The key: everything the generated code depends on, nothing per PE. */
@@ -157,6 +240,7 @@ void cg_plan_kernel(const ir_graph *g, const ir_kernel *k, cg_plan *p) {
         return;
     }
     if (p->bias) KEY(" +bias");
+    if (p->row_op >= 0) KEY(" row_op=%d", p->row_op);
     KEY(" sources=%d", p->nsrc);
     static const char form[] = "cssvf"; /* chain, stream, scalar, vector, full */
     for (int i = 0; i < p->nops; i++) {

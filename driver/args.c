@@ -36,6 +36,9 @@ static const opt_spec specs[] = {
     {OPT_FORMAT, 0, "format", "text|json|svg", "the form of the output (default text)"},
     {OPT_ROUTES, 0, "routes", "KERNEL", "the routed streams into KERNEL (and inside it)"},
     {OPT_MEMORY, 0, "memory", NULL, "SRAM use per PE of every kernel"},
+    {OPT_STATS, 0, "stats", NULL, "print cycles, latency, wavelets, hops, link load, PE use"},
+    {OPT_TRACE, 0, "trace", "FILE.json", "write a Chrome trace-event file of PE task activity"},
+    {OPT_CHECK, 0, "check", NULL, "also run the interpreter and compare every output"},
     {OPT_HELP, 'h', "help", NULL, "show this help"},
 };
 enum { NSPECS = sizeof specs / sizeof specs[0] };
@@ -215,6 +218,9 @@ static int take_option(const drv_command *cmd, const opt_spec *s, const char *va
     case OPT_PLACEMENT: a->placement = true; return -1;
     case OPT_ROUTES: a->routes = val; return -1;
     case OPT_MEMORY: a->memory = true; return -1;
+    case OPT_STATS: a->stats = true; return -1;
+    case OPT_TRACE: a->trace = val; return -1;
+    case OPT_CHECK: a->check = true; return -1;
     case OPT_FORMAT:
         if (strcmp(val, "text") != 0 && strcmp(val, "json") != 0 && strcmp(val, "svg") != 0)
             return drv_usage_error(cmd, "bad --format '%s': expected text, json or svg", val);
@@ -255,8 +261,9 @@ static int take_model(const drv_command *cmd, const char *path, drv_args *a) {
 /* What no single option can check: required options and their agreement. */
 static int check_complete(const drv_command *cmd, drv_args *a) {
     if (!a->model)
-        return drv_usage_error(cmd, strcmp(cmd->name, "dump") == 0 ? "no artifact given"
-                                                                   : "no model file given");
+        return drv_usage_error(cmd, strcmp(cmd->name, "dump") == 0 || strcmp(cmd->name, "run") == 0
+                                        ? "no artifact given"
+                                        : "no model file given");
     bool is_compile = strcmp(cmd->name, "compile") == 0;
     /* compile writes an artifact, unless it only prints a stage */
     if (is_compile && !a->outdir && !a->emit)

@@ -12,8 +12,8 @@
 #include <xxhash.h>
 
 /* The router's nets with their routes, as the artifact stores them. */
-static void to_routes(const pl_net *nets, const int32_t *kernel_of, const int32_t *stream_of,
-                      const pl_routing *pr, double period, rt_routes *out) {
+static void to_routes(const pl_net *nets, const pl_netinfo *info, const pl_routing *pr,
+                      double period, rt_routes *out) {
     memset(out, 0, sizeof *out);
     out->arena = ir_arena_new();
     out->n = pr->nroutes;
@@ -25,8 +25,11 @@ static void to_routes(const pl_net *nets, const int32_t *kernel_of, const int32_
     for (int32_t i = 0; i < pr->nroutes; i++) {
         rt_net *n = &out->nets[i];
         const pl_net *p = &nets[i];
-        n->kernel = kernel_of[i];
-        n->stream = stream_of[i];
+        n->kernel = info[i].kernel;
+        n->stream = info[i].stream;
+        n->role = info[i].role;
+        n->producer = info[i].producer;
+        n->np = info[i].np, n->lo = info[i].lo, n->hi = info[i].hi;
         n->color = pr->routes[i].color;
         n->sx = p->sx, n->sy = p->sy;
         n->load = p->load;
@@ -89,10 +92,11 @@ int drv_compile(const drv_args *a, ir_diag *d) {
     }
     ir_arena *arena = ir_arena_new();
     pl_net *nets = NULL;
-    int32_t *kernel_of = NULL, *stream_of = NULL, nnets = 0;
+    pl_netinfo *info = NULL;
+    int32_t nnets = 0;
     pl_routing pr = {0};
     if (ok) {
-        nnets = pl_build_nets(&kg, &period, &nets, &kernel_of, &stream_of, arena);
+        nnets = pl_build_nets(g, &kg, &period, &nets, &info, arena);
         ok = pl_route(t->width, t->height, nets, nnets, t->colors, t->link_wavelets, &pr, d);
         if (ok &&
             !pl_check_routes(t->width, t->height, nets, nnets, &pr, t->colors, t->link_wavelets, d))
@@ -124,27 +128,36 @@ int drv_compile(const drv_args *a, ir_diag *d) {
         }
         if (ok && want_llvm) cg_print_llvm(&progs, stdout);
     }
+    rt_routes routes = {0};
+    rt_images images = {0};
     if (ok && a->outdir) {
-        rt_buf gb = {0}, tb = {0}, kb = {0}, rb = {0}, pb = {0};
+        to_routes(nets, info, &pr, period, &routes);
+        ok = cg_build_images(g, &kg, t, &progs, &routes, &images, d);
+    }
+    if (ok && a->outdir) {
+        rt_buf gb = {0}, tb = {0}, kb = {0}, rb = {0}, pb = {0}, sb = {0}, ib = {0};
         rt_encode_graph(g, &gb);
         rt_encode_target(t, &tb);
         rt_encode_kgraph(&kg, &kb);
-        rt_routes routes;
-        to_routes(nets, kernel_of, stream_of, &pr, period, &routes);
         rt_encode_routes(&routes, &rb);
+        rt_encode_images(&images, &sb, &ib);
         rt_writer *w = rt_writer_new();
         rt_writer_add(w, RT_SEC_TARGET, tb.data, tb.len);
         rt_writer_add(w, RT_SEC_GRAPH, gb.data, gb.len);
         rt_writer_add(w, RT_SEC_KERNELS, kb.data, kb.len);
         rt_writer_add(w, RT_SEC_ROUTES, rb.data, rb.len);
         encode_programs(&progs, &pb);
-        rt_writer_add(w, RT_TAG('P', 'R', 'O', 'G'), pb.data, pb.len);
+        rt_writer_add(w, RT_SEC_PROGS, pb.data, pb.len);
+        rt_writer_add(w, RT_SEC_SRAM, sb.data, sb.len);
+        rt_writer_add(w, RT_SEC_IOMAP, ib.data, ib.len);
         /* The model and its weights are all in the graph section. */
         ok = rt_writer_save(w, a->outdir, XXH64(gb.data, gb.len, 0), d);
         rt_writer_free(w);
-        rt_routes_free(&routes);
         rt_buf_free(&gb), rt_buf_free(&tb), rt_buf_free(&kb), rt_buf_free(&rb), rt_buf_free(&pb);
+        rt_buf_free(&sb), rt_buf_free(&ib);
     }
+    rt_images_free(&images);
+    rt_routes_free(&routes);
     cg_programs_free(&progs);
     pl_routing_free(&pr);
     free(nets);

@@ -118,7 +118,7 @@ static int read_inputs(decls *ds, ir_diag *d) {
 }
 
 /* mkdir -p: every missing folder on the way is created. */
-static int make_dirs(const char *path, ir_diag *d) {
+int drv_make_dirs(const char *path, ir_diag *d) {
     char *p = ir_xstrdup(path);
     int status = IR_EXIT_OK;
     for (char *s = p + 1;; s++) {
@@ -142,6 +142,33 @@ static int make_dirs(const char *path, ir_diag *d) {
     return status;
 }
 
+int drv_write_outputs(const drv_args *a, const ir_graph *g, ir_tensor *const *outs, ir_diag *d) {
+    int status = IR_EXIT_OK;
+    size_t dirlen = strlen(a->outdir);
+    while (dirlen > 1 && a->outdir[dirlen - 1] == '/')
+        dirlen--;
+    for (int32_t k = 0; !status && k < g->noutputs; k++) {
+        const char *name = g->outputs[k].name;
+        size_t n = dirlen + strlen(name) + 6;
+        char *path = ir_xmalloc(n);
+        snprintf(path, n, "%.*s/%s.npy", (int)dirlen, a->outdir, name);
+        if (ir_npy_write(path, outs[k], d) != 0) status = IR_EXIT_INPUT;
+        free(path);
+    }
+    return status;
+}
+
+int drv_read_inputs(const drv_args *a, const ir_graph *g, ir_tensor ***values, ir_diag *d) {
+    decls ds = declared_inputs(g);
+    int status = bind_inputs(a, &ds, d);
+    if (!status) status = read_inputs(&ds, d);
+    *values = ir_xcalloc((size_t)ds.n + 1, sizeof **values);
+    for (int i = 0; !status && i < ds.n; i++)
+        (*values)[i] = ds.v[i].value, ds.v[i].value = NULL;
+    free_decls(&ds);
+    return status;
+}
+
 /* Feeds the final graph's inputs by name and writes DIR/NAME.npy for each
  * output. */
 static int run_and_write(const drv_args *a, const ir_graph *g, const decls *ds, ir_diag *d) {
@@ -157,17 +184,7 @@ static int run_and_write(const drv_args *a, const ir_graph *g, const decls *ds, 
     }
     ir_tensor **outs = ir_xcalloc((size_t)g->noutputs + 1, sizeof *outs);
     int status = ir_eval(g, feeds, outs, a->threads, d) == 0 ? IR_EXIT_OK : IR_EXIT_INPUT;
-    size_t dirlen = strlen(a->outdir);
-    while (dirlen > 1 && a->outdir[dirlen - 1] == '/')
-        dirlen--;
-    for (int32_t k = 0; !status && k < g->noutputs; k++) {
-        const char *name = g->outputs[k].name;
-        size_t n = dirlen + strlen(name) + 6;
-        char *path = ir_xmalloc(n);
-        snprintf(path, n, "%.*s/%s.npy", (int)dirlen, a->outdir, name);
-        if (ir_npy_write(path, outs[k], d) != 0) status = IR_EXIT_INPUT;
-        free(path);
-    }
+    if (!status) status = drv_write_outputs(a, g, outs, d);
     for (int32_t k = 0; k < g->noutputs; k++)
         ir_tensor_free(outs[k]);
     free(outs);
@@ -186,7 +203,7 @@ int drv_eval(const drv_args *a, ir_diag *d) {
     }
     if (!status) status = read_inputs(&ds, d);
     if (!status) status = drv_pipeline(a, d, &g);
-    if (!status) status = make_dirs(a->outdir, d);
+    if (!status) status = drv_make_dirs(a->outdir, d);
     if (!status) status = run_and_write(a, g, &ds, d);
     free_decls(&ds);
     ir_graph_free(g);

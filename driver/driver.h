@@ -26,6 +26,9 @@ typedef enum drv_opt {
     OPT_FORMAT,
     OPT_ROUTES,
     OPT_MEMORY,
+    OPT_STATS,
+    OPT_TRACE,
+    OPT_CHECK,
     OPT_COUNT
 } drv_opt;
 
@@ -67,6 +70,9 @@ typedef struct drv_args {
     const char *format;            /* dump --format text|json|svg (NULL: text) */
     const char *routes;            /* dump --routes KERNEL, or NULL */
     bool memory;                   /* dump --memory */
+    bool stats;                    /* run --stats */
+    const char *trace;             /* run --trace FILE.json, or NULL */
+    bool check;                    /* run --check */
 } drv_args;
 
 /* Runs a command whose command line parsed; returns the exit status.
@@ -117,6 +123,13 @@ int drv_check(const drv_args *a, ir_diag *d);
 int drv_eval(const drv_args *a, ir_diag *d);
 int drv_compile(const drv_args *a, ir_diag *d);
 int drv_dump(const drv_args *a, ir_diag *d);
+int drv_run(const drv_args *a, ir_diag *d);
+/* Shared by eval and run: the -i files bound to g's inputs (in the order of
+ * its input nodes, checked for name, dtype and shape; *values is malloc'd,
+ * its tensors the caller's), `-o DIR` created, and DIR/NAME.npy written. */
+int drv_read_inputs(const drv_args *a, const ir_graph *g, ir_tensor ***values, ir_diag *d);
+int drv_make_dirs(const char *path, ir_diag *d);
+int drv_write_outputs(const drv_args *a, const ir_graph *g, ir_tensor *const *outs, ir_diag *d);
 
 /* Shared by check and eval: refuses the --emit stages that do not exist yet
  * (returns IR_EXIT_INPUT after reporting) and returns 0 otherwise. */

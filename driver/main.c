@@ -30,16 +30,20 @@ const drv_command drv_commands[] = {
      "PE programs. Row, matmul, gather and move kernels have no program yet: compile\n"
      "warns and names them.\n",
      OPTS_MODEL | OPT_BIT(OPT_OUTDIR), drv_compile, NULL},
-    {"run", "execute an artifact on the modeled wafer (not implemented yet)",
+    {"run", "execute an artifact on the modeled wafer",
      "wsc run OUT.wsa -i NAME=FILE.npy ... -o DIR [OPTIONS]",
-     "Executes a compiled artifact on the cycle-level model of the wafer and writes\n"
-     "the outputs as 'eval' does.\n",
-     0, NULL,
-     "  -i, --input NAME=FILE.npy  as for eval\n"
-     "  -o DIR                     as for eval\n"
-     "  --stats                    print cycles, latency, wavelets, hops, link load, PE use\n"
-     "  --format json              with --stats: one JSON object on standard output\n"
-     "  --trace FILE.json          write a Chrome trace-event file of PE task activity\n"},
+     "Executes a compiled artifact on the cycle-level model of the wafer: every PE\n"
+     "runs its program from the artifact on its SRAM image, every wavelet moves hop\n"
+     "by hop through the routers' configurations, the inputs stream in on the west\n"
+     "edge and the outputs are collected on the east edge, then written as 'eval'\n"
+     "does. --stats reports the modeled cycles, latency, wavelets, hops, the busiest\n"
+     "link and PE use (--format json: one JSON object); --trace writes PE task\n"
+     "activity for Perfetto; --check runs the reference interpreter too and compares\n"
+     "every output within the spec's tolerance. Outputs and cycles are identical for\n"
+     "any --threads.\n",
+     OPT_BIT(OPT_HELP) | OPT_BIT(OPT_INPUT) | OPT_BIT(OPT_OUTDIR) | OPT_BIT(OPT_THREADS) |
+         OPT_BIT(OPT_STATS) | OPT_BIT(OPT_FORMAT) | OPT_BIT(OPT_TRACE) | OPT_BIT(OPT_CHECK),
+     drv_run, NULL},
     {"dump", "inspect an artifact: summary, placement (text, json, svg)",
      "wsc dump OUT.wsa [--placement | --memory | --routes KERNEL] [--format text|json|svg]",
      "Prints a summary of a compiled artifact: target, fabric size, PEs used, kernels,\n"

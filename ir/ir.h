@@ -415,6 +415,28 @@ void ir_target_help(FILE *out);
 /* Writes the target as a target file (every key), for dumps and artifacts. */
 void ir_target_write(const ir_target *t, FILE *out);
 
+/* ------------------------------------------------------------- views */
+
+/* A reshape/slice chain of a value as addressing (view.c): operand element
+ * (i_0, ..., i_{rank-1}) is element base + sum i_k * stride[k] of the value
+ * at the chain's base. Strides nest, so ir_view_inverse is exact. */
+typedef struct ir_view {
+    int rank;                     /* axes */
+    int64_t base;                 /* value element of operand element 0 */
+    int64_t dim[IR_MAX_RANK];     /* operand extents */
+    int64_t stride[IR_MAX_RANK];  /* value elements per step (0 on unit axes) */
+} ir_view;
+
+/* The value under r's reshapes and slices. */
+ir_ref ir_view_base(const ir_graph *g, ir_ref r);
+/* r as a view of ir_view_base(g, r); false when a reshape splits a sliced
+ * axis in a way no strides express. */
+bool ir_view_of(const ir_graph *g, ir_ref r, ir_view *v);
+/* The value element of operand element g, and the operand element of value
+ * element f (-1 when f is not in the view). */
+int64_t ir_view_apply(const ir_view *v, int64_t g);
+int64_t ir_view_inverse(const ir_view *v, int64_t f);
+
 /* ----------------------------------------------------- the kernel graph */
 
 /* What the IR becomes on the wafer: kernels, each a rectangle of PEs that
@@ -469,5 +491,24 @@ typedef struct ir_kgraph {
 } ir_kgraph;
 
 void ir_kgraph_free(ir_kgraph *kg);
+
+/* How a kernel takes a streamed operand (lanes.c): a stream is multicast to
+ * lanes of PEs (rows or columns of the rectangle, or all of it), and each
+ * lane keeps part of the operand (seen as rows x ncol, ncol its last axis). */
+typedef enum ir_lane_kind {
+    IR_LANES_ROWS, /* lane j: row j of the rectangle */
+    IR_LANES_COLS, /* lane j: column j */
+    IR_LANES_ALL,  /* one lane: every PE */
+} ir_lane_kind;
+
+typedef struct ir_keep {
+    int64_t c0, c1;       /* columns kept */
+    int64_t rmod, r0, r1; /* rows kept: row % rmod in [r0, r1); rmod 0: every row */
+} ir_keep;
+
+/* The lanes of kernel k for its operand r (a value it reads). */
+int32_t ir_in_lanes(const ir_graph *g, const ir_kernel *k, ir_ref r, ir_lane_kind *kind);
+/* What lane j keeps of operand r (for the whole lane: a PE may keep less). */
+ir_keep ir_lane_keep(const ir_graph *g, const ir_kernel *k, ir_ref r, int32_t j);
 
 #endif

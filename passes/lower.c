@@ -102,6 +102,15 @@ static int32_t fusion_target(lowering *L, ir_ref i) {
         ir_kkind kind = L->kg->k[ki].kind;
         if (kind == IR_KK_INPUT || kind == IR_KK_OUTPUT || kind == IR_KK_MOVE) continue;
         if (!ir_shape_eq(&L->g->nodes[o].shape, &n->shape)) continue;
+        /* A kernel that emits from its bottom row gets streams by its
+         * input layout (a gemv's contraction slices), so an op bringing a
+         * second stream stays a map kernel of its own. */
+        if (kind == IR_KK_GEMV || kind == IR_KK_MATMUL || kind == IR_KK_GATHER) {
+            bool other = false;
+            for (int j = 0; j < n->nin; j++)
+                other |= n->in[j] != o && L->cls[n->in[j]] == V_STREAM;
+            if (other) continue;
+        }
         return ki;
     }
     return -1;

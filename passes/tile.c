@@ -24,6 +24,7 @@ typedef struct shape {
     int64_t maxw;     /* largest useful w */
     int64_t maxh;     /* largest useful h */
     int64_t work;     /* multiply-adds or element operations per pass */
+    int64_t whole;    /* elements every PE holds whole (moves that reorder columns) */
 } shape;
 
 static int64_t cdiv(int64_t a, int64_t b) {
@@ -101,11 +102,19 @@ static shape kernel_shape(const ir_graph *g, const ir_kernel *k, const ir_target
         s.work = 5 * elems(in);
         break;
     }
-    case IR_KK_MOVE:
+    case IR_KK_MOVE: {
+        /* one row of lanes; each keeps its columns of every operand when
+         * the last axis stays in place, else all of them (docs/kernels.md) */
+        int rank = out->shape.rank;
+        bool columns = rank >= 1 && (x->op == IR_TRANSPOSE ? x->a.perm[rank - 1] == rank - 1
+                                                           : x->a.axis != rank - 1);
         s.held = elems(out);
-        s.maxh = s.rows;
+        s.lanes = columns ? 0 : elems(out) * 1;
+        if (!columns) s.held = 0, s.lanes = 0, s.whole = elems(out);
+        s.maxh = 1;
         s.work = elems(out);
         break;
+    }
     case IR_KK_MAP:
         for (int o = 0; o < x->nin; o++) {
             const ir_node *op = &g->nodes[x->in[o]];
@@ -134,7 +143,7 @@ static void evaluate(const shape *s, const ir_kernel *k, int64_t w, int64_t h, i
     int64_t slice_n = cdiv(s->n, k->kind == IR_KK_INPUT || k->kind == IR_KK_OUTPUT ? h : w);
     int64_t slice_k = cdiv(s->k, h);
     *program = 1024 + 256 * k->nnodes;
-    *data = cdiv(s->held, w * h) * s->esize + cdiv(s->lanes, w) * 4;
+    *data = cdiv(s->held, w * h) * s->esize + cdiv(s->lanes, w) * 4 + s->whole * 4;
     switch (k->kind) {
     case IR_KK_GEMV:
         *data = slice_k * slice_n * s->esize + cdiv(s->lanes, w) * 4;

@@ -40,28 +40,16 @@ void pl_problem_free(pl_problem *p) {
     memset(p, 0, sizeof *p);
 }
 
-/* The lanes of a kernel: lane i is a set of PEs (offsets in its rectangle)
- * that receives (input) or emits (output) slice i of a row. */
-typedef struct lanes {
-    int32_t n; /* lanes */
-    bool rows; /* input lanes are whole rows (gemv), else whole columns */
-    bool all;  /* one lane: the whole rectangle */
-} lanes;
-
-static lanes in_lanes(const ir_kernel *k, int32_t operand) {
-    switch (k->kind) {
-    case IR_KK_GEMV: return (lanes){k->h, true, false};
-    case IR_KK_OUTPUT: return (lanes){k->h, true, false};
-    case IR_KK_GATHER: return (lanes){1, false, true};
-    case IR_KK_MATMUL: return operand == 0 ? (lanes){1, false, true} : (lanes){k->w, false, false};
-    default: return (lanes){k->w, false, false};
-    }
+/* Output lanes: lane i of a kernel sends columns [lo(i), hi(i)) of every
+ * row of its value; the PE sending it is out_pe. */
+static int32_t out_lanes(const ir_kernel *k) {
+    return k->kind == IR_KK_INPUT || k->kind == IR_KK_OUTPUT ? k->h : k->w;
 }
 
-/* Output lane i's source PE. */
 static void out_pe(const ir_kernel *k, int32_t i, int32_t *x, int32_t *y) {
     switch (k->kind) {
-    case IR_KK_INPUT: *x = k->x, *y = k->y + i; break;
+    case IR_KK_INPUT:
+    case IR_KK_OUTPUT: *x = k->x, *y = k->y + i; break;
     case IR_KK_GEMV:
     case IR_KK_MATMUL:
     case IR_KK_GATHER: *x = k->x + i, *y = k->y + k->h - 1; break;
@@ -69,46 +57,24 @@ static void out_pe(const ir_kernel *k, int32_t i, int32_t *x, int32_t *y) {
     }
 }
 
-static int32_t out_lanes(const ir_kernel *k) {
-    return k->kind == IR_KK_INPUT ? k->h : k->w;
+static int64_t last_dim(const ir_node *n) {
+    return n->shape.rank ? n->shape.d[n->shape.rank - 1] : 1;
 }
 
-typedef struct netlist {
-    pl_net *nets;                   /* nets */
-    int32_t *kernel;                /* per net: the kernel it feeds */
-    int32_t *stream;                /* per net: the stream it carries, -1 inside a kernel */
-    int32_t cur_kernel, cur_stream; /* what add_net records */
-    int32_t n, cap;                 /* count, allocated */
-    ir_arena *arena;                /* sink arrays */
-    double period;                  /* cycles per pass: loads are volumes over it */
-} netlist;
-
-static void add_net(netlist *nl, int32_t sx, int32_t sy, const int32_t *kx, const int32_t *ky,
-                    int32_t nsinks, double volume) {
-    if (nl->n == nl->cap) {
-        nl->cap = nl->cap ? nl->cap * 2 : 256;
-        nl->nets = ir_xrealloc(nl->nets, sizeof(pl_net) * (size_t)nl->cap);
-        nl->kernel = ir_xrealloc(nl->kernel, sizeof(int32_t) * (size_t)nl->cap);
-        nl->stream = ir_xrealloc(nl->stream, sizeof(int32_t) * (size_t)nl->cap);
-    }
-    nl->kernel[nl->n] = nl->cur_kernel;
-    nl->stream[nl->n] = nl->cur_stream;
-    int32_t *x = ir_alloc(nl->arena, sizeof(int32_t) * (size_t)nsinks);
-    int32_t *y = ir_alloc(nl->arena, sizeof(int32_t) * (size_t)nsinks);
-    memcpy(x, kx, sizeof(int32_t) * (size_t)nsinks);
-    memcpy(y, ky, sizeof(int32_t) * (size_t)nsinks);
-    /* the volume for now; pl_build_nets turns volumes into loads at the end */
-    nl->nets[nl->n++] = (pl_net){sx, sy, nsinks, x, y, volume};
+/* The lane holding column c of a row of length n split over p lanes. */
+static int32_t lane_of(int64_t c, int64_t n, int32_t p) {
+    return (int32_t)(((c + 1) * p - 1) / n);
 }
 
-/* Appends the PEs of lane j of k's input to (xs, ys). */
-static int32_t lane_pes(const ir_kernel *k, lanes l, int32_t j, int32_t *xs, int32_t *ys) {
+/* Appends the PEs of lane j to (xs, ys). */
+static int32_t lane_pes(const ir_kernel *k, ir_lane_kind l, int32_t j, int32_t *xs,
+                        int32_t *ys) {
     int32_t n = 0;
-    if (l.all) {
+    if (l == IR_LANES_ALL) {
         for (int32_t y = 0; y < k->h; y++)
             for (int32_t x = 0; x < k->w; x++)
                 xs[n] = k->x + x, ys[n++] = k->y + y;
-    } else if (l.rows) {
+    } else if (l == IR_LANES_ROWS) {
         for (int32_t x = 0; x < k->w; x++)
             xs[n] = k->x + x, ys[n++] = k->y + j;
     } else {
@@ -116,6 +82,29 @@ static int32_t lane_pes(const ir_kernel *k, lanes l, int32_t j, int32_t *xs, int
             xs[n] = k->x + j, ys[n++] = k->y + y;
     }
     return n;
+}
+
+typedef struct netlist {
+    pl_net *nets;   /* nets */
+    pl_netinfo *in; /* what each carries */
+    int32_t n, cap; /* count, allocated */
+    ir_arena *arena;
+} netlist;
+
+static void add_net(netlist *nl, pl_netinfo info, int32_t sx, int32_t sy, const int32_t *kx,
+                    const int32_t *ky, int32_t nsinks, double volume) {
+    if (nl->n == nl->cap) {
+        nl->cap = nl->cap ? nl->cap * 2 : 256;
+        nl->nets = ir_xrealloc(nl->nets, sizeof(pl_net) * (size_t)nl->cap);
+        nl->in = ir_xrealloc(nl->in, sizeof(pl_netinfo) * (size_t)nl->cap);
+    }
+    int32_t *x = ir_alloc(nl->arena, sizeof(int32_t) * (size_t)nsinks);
+    int32_t *y = ir_alloc(nl->arena, sizeof(int32_t) * (size_t)nsinks);
+    memcpy(x, kx, sizeof(int32_t) * (size_t)nsinks);
+    memcpy(y, ky, sizeof(int32_t) * (size_t)nsinks);
+    nl->in[nl->n] = info;
+    /* the volume for now; pl_build_nets turns volumes into loads at the end */
+    nl->nets[nl->n++] = (pl_net){sx, sy, nsinks, x, y, volume};
 }
 
 typedef struct pe_vol {
@@ -174,97 +163,227 @@ static int32_t unique_pes(int32_t *xs, int32_t *ys, int32_t n) {
     return m;
 }
 
-int32_t pl_build_nets(const ir_kgraph *kg, double *period, pl_net **out, int32_t **kernel_of,
-                      int32_t **stream_of, ir_arena *arena) {
+/* A consumer lane and the producer lanes it needs. */
+typedef struct need {
+    int32_t kernel;   /* consumer */
+    int32_t lane;     /* its lane */
+    ir_lane_kind kind; /* lane layout */
+    int32_t producer; /* a producer lane it needs */
+} need;
+
+typedef struct needs {
+    need *v;        /* pairs */
+    int64_t n, cap; /* count, allocated */
+} needs;
+
+/* Which producer lanes lane j of consumer b needs for operand r (a view of
+ * the producer's value a->node): every element it keeps, mapped back. */
+static void lane_needs(const ir_graph *g, const ir_kernel *a, int32_t p, const ir_kernel *b,
+                       int32_t bi, ir_ref r, needs *out, uint8_t *mark) {
+    ir_view v;
+    if (!ir_view_of(g, r, &v))
+        ir_internal_error("no addressing for the view %%%d of a stream (lowering should "
+                          "have refused it)",
+                          r);
+    const ir_node *R = &g->nodes[r];
+    int64_t ncol = last_dim(R), rows = ir_shape_numel(&R->shape) / (ncol ? ncol : 1);
+    int64_t np = last_dim(&g->nodes[a->node]);
+    bool identity = v.base == 0 && ncol == np;
+    for (int i = 0; identity && i < v.rank; i++) {
+        int64_t want = 1;
+        for (int k = i + 1; k < v.rank; k++)
+            want *= v.dim[k];
+        identity = v.dim[i] == 1 || v.stride[i] == want;
+    }
+    ir_lane_kind kind;
+    int32_t q = ir_in_lanes(g, b, r, &kind);
+    for (int32_t j = 0; j < q; j++) {
+        ir_keep kp = ir_lane_keep(g, b, r, j);
+        memset(mark, 0, (size_t)p);
+        /* an identical layout keeping every row needs one row; else every row */
+        for (int64_t t = 0; t < (identity && !kp.rmod ? 1 : rows); t++) {
+            if (kp.rmod && (t % kp.rmod < kp.r0 || t % kp.rmod >= kp.r1)) continue;
+            for (int64_t c = kp.c0; c < kp.c1; c++) {
+                int64_t e = t * ncol + c, f = ir_view_apply(&v, e);
+                if (ir_view_inverse(&v, f) != e)
+                    ir_internal_error("view of %%%d: element %lld does not invert", r,
+                                      (long long)e);
+                mark[lane_of(f % np, np, p)] = 1;
+            }
+        }
+        for (int32_t i = 0; i < p; i++) {
+            if (!mark[i]) continue;
+            if (out->n == out->cap) {
+                out->cap = out->cap ? out->cap * 2 : 1024;
+                out->v = ir_xrealloc(out->v, sizeof(need) * (size_t)out->cap);
+            }
+            out->v[out->n++] = (need){bi, j, kind, i};
+        }
+    }
+}
+
+static int cmp_need_group(const void *x, const void *y) {
+    const need *a = x, *b = y;
+    return a->producer != b->producer ? (a->producer < b->producer ? -1 : 1)
+           : a->kernel != b->kernel   ? (a->kernel < b->kernel ? -1 : 1)
+                                      : (a->lane > b->lane) - (a->lane < b->lane);
+}
+
+/* Every value of consumer b read from producer a's stream (views of it). */
+static int32_t operands_from(const ir_graph *g, const ir_kernel *a, const ir_kernel *b,
+                             ir_ref *out) {
+    int32_t n = 0;
+    if (b->kind == IR_KK_OUTPUT) {
+        if (ir_view_base(g, b->node) == a->node) out[n++] = b->node;
+        return n;
+    }
+    for (int32_t j = 0; j < b->nnodes; j++) {
+        const ir_node *x = &g->nodes[b->nodes[j]];
+        if (b->kind == IR_KK_GEMV && j == 0) {
+            if (ir_view_base(g, x->in[0]) == a->node) out[n++] = x->in[0];
+            continue;
+        }
+        for (int o = 0; o < x->nin; o++) {
+            ir_ref r = x->in[o];
+            if (ir_view_base(g, r) != a->node) continue;
+            bool seen = false;
+            for (int32_t k = 0; k < n; k++)
+                seen |= out[k] == r;
+            if (!seen && n < 64) out[n++] = r;
+        }
+    }
+    return n;
+}
+
+int32_t pl_build_nets(const ir_graph *g, const ir_kgraph *kg, double *period, pl_net **out,
+                      pl_netinfo **info, ir_arena *arena) {
     netlist nl = {0};
     nl.arena = arena;
-    nl.period = *period > 1 ? *period : 1;
+    double base_period = *period > 1 ? *period : 1;
     int32_t maxpes = 1;
     for (int32_t i = 0; i < kg->nk; i++)
         if (kg->k[i].w * kg->k[i].h > maxpes) maxpes = kg->k[i].w * kg->k[i].h;
-    int32_t *xs = ir_xmalloc(sizeof(int32_t) * (size_t)maxpes * 2),
-            *ys = ir_xmalloc(sizeof(int32_t) * (size_t)maxpes * 2);
-    /* Streams: for each producer, output lane i sends its slice once, as
-     * one multicast to every consumer lane that needs it (a consumer with
-     * fewer lanes gets it through a relay along the producer's output row,
-     * each PE adding its slice, so a consumer PE receives one stream per
-     * lane, not one per producer PE: a router has few colours). */
     int32_t *first = ir_xmalloc(sizeof(int32_t) * ((size_t)kg->nk + 1));
     for (int32_t i = 0; i < kg->nk; i++)
         first[i] = -1;
     for (int32_t s = kg->ns - 1; s >= 0; s--)
         first[kg->s[s].src] = s;
-    int32_t cap = maxpes * 4;
-    int32_t *sx_ = ir_xmalloc(sizeof(int32_t) * (size_t)cap),
-            *sy_ = ir_xmalloc(sizeof(int32_t) * (size_t)cap);
+    int32_t pmax = 1;
+    for (int32_t i = 0; i < kg->nk; i++)
+        pmax = out_lanes(&kg->k[i]) > pmax ? out_lanes(&kg->k[i]) : pmax;
+    uint8_t *mark = ir_xmalloc((size_t)pmax + 1);
+    ir_ref ops[64];
+    needs nd = {0};
+    int32_t cap = 1024;
+    int32_t *sx = ir_xmalloc(sizeof(int32_t) * (size_t)cap),
+            *sy = ir_xmalloc(sizeof(int32_t) * (size_t)cap);
+    /* Streams, producer by producer. */
     for (int32_t ka = 0; ka < kg->nk; ka++) {
         if (first[ka] < 0) continue;
         const ir_kernel *a = &kg->k[ka];
         int32_t p = out_lanes(a);
-        for (int32_t i = 0; i < p; i++) {
-            int32_t n = 0;
-            double vol = 0;
-            nl.cur_kernel = kg->s[first[ka]].dst, nl.cur_stream = first[ka];
-            for (int32_t s = first[ka]; s < kg->ns; s++) {
-                const ir_kstream *st = &kg->s[s];
-                if (st->src != ka) continue;
-                const ir_kernel *b = &kg->k[st->dst];
-                lanes l = in_lanes(b, st->operand);
-                int64_t q = l.n;
-                double slice = (double)st->wavelets / p;
-                if (p > q) {
-                    int32_t j = (int32_t)((int64_t)i * q / p),
-                            jn = (int32_t)((int64_t)(i + 1) * q / p);
-                    int32_t start = (int32_t)(((int64_t)j * p + q - 1) /
-                                              q); /* first producer lane of group j */
-                    double v = slice * (double)(i - start + 1);
-                    vol = v > vol ? v : vol;
-                    if (n + maxpes > cap) break;
-                    if (i + 1 < p && jn == j) {
-                        out_pe(a, i + 1, sx_ + n, sy_ + n);
-                        n++;
-                    } else {
-                        n += lane_pes(b, l, j, sx_ + n, sy_ + n);
-                    }
-                    continue;
+        int64_t np = last_dim(&g->nodes[a->node]);
+        int64_t rows = ir_shape_numel(&g->nodes[a->node].shape) / (np ? np : 1);
+        nd.n = 0;
+        for (int32_t s = first[ka]; s < kg->ns; s++) {
+            if (kg->s[s].src != ka) continue;
+            const ir_kernel *b = &kg->k[kg->s[s].dst];
+            int32_t nops = operands_from(g, a, b, ops);
+            for (int32_t o = 0; o < nops; o++)
+                lane_needs(g, a, p, b, kg->s[s].dst, ops[o], &nd, mark);
+        }
+        if (!nd.n) continue;
+        /* Relay groups: r consecutive lanes pass their columns along so a
+         * consumer lane needing many producer lanes gets about three nets. */
+        qsort(nd.v, (size_t)nd.n, sizeof *nd.v, cmp_need_group);
+        /* the most producer lanes one consumer lane needs */
+        int64_t maxneed = 1;
+        int64_t *keys = ir_xmalloc(sizeof(int64_t) * (size_t)nd.n);
+        for (int64_t i = 0; i < nd.n; i++)
+            keys[i] = (int64_t)nd.v[i].kernel << 32 | (uint32_t)nd.v[i].lane;
+        qsort(keys, (size_t)nd.n, sizeof *keys, cmp_pe);
+        for (int64_t i = 0; i < nd.n;) {
+            int64_t j = i;
+            while (j < nd.n && keys[j] == keys[i])
+                j++;
+            maxneed = j - i > maxneed ? j - i : maxneed;
+            i = j;
+        }
+        free(keys);
+        int32_t r = maxneed <= 3 ? 1 : (int32_t)((maxneed + 2) / 3);
+        int32_t ngroups = (p + r - 1) / r;
+        int64_t pos = 0;
+        for (int32_t gi = 0; gi < ngroups; gi++) {
+            int32_t g0 = gi * r, g1 = g0 + r < p ? g0 + r : p;
+            /* consumers of the group: lanes needing any of its producer lanes */
+            int32_t n = 0, firstk = -1;
+            for (; pos < nd.n && nd.v[pos].producer < g1; pos++) {
+                const need *e = &nd.v[pos];
+                const ir_kernel *b = &kg->k[e->kernel];
+                if (n + b->w * b->h > cap) {
+                    cap = (n + b->w * b->h) * 2;
+                    sx = ir_xrealloc(sx, sizeof(int32_t) * (size_t)cap);
+                    sy = ir_xrealloc(sy, sizeof(int32_t) * (size_t)cap);
                 }
-                vol = slice > vol ? slice : vol;
-                for (int32_t j = 0; j < l.n; j++)
-                    if ((int64_t)i * q < (int64_t)(j + 1) * p &&
-                        (int64_t)j * p < (int64_t)(i + 1) * q) {
-                        if (n + maxpes > cap) break;
-                        n += lane_pes(b, l, j, sx_ + n, sy_ + n);
-                    }
+                n += lane_pes(b, e->kind, e->lane, sx + n, sy + n);
+                if (firstk < 0 || e->kernel < firstk) firstk = e->kernel;
+                /* many producer lanes of a group feed the same lanes */
+                if (n > 4 * maxpes) n = unique_pes(sx, sy, n);
             }
-            /* the same PE reached through two consumers is one sink */
-            n = unique_pes(sx_, sy_, n);
-            int32_t x0, y0;
-            out_pe(a, i, &x0, &y0);
-            if (n) add_net(&nl, x0, y0, sx_, sy_, n, vol);
+            n = unique_pes(sx, sy, n);
+            if (!n) continue;
+            int32_t stream = first[ka];
+            for (int32_t s = first[ka]; s < kg->ns; s++)
+                if (kg->s[s].src == ka && kg->s[s].dst == firstk) {
+                    stream = s;
+                    break;
+                }
+            int64_t lo = (int64_t)g0 * np / p;
+            for (int32_t i = g0; i < g1; i++) {
+                int64_t hi = (int64_t)(i + 1) * np / p;
+                int32_t x0, y0;
+                out_pe(a, i, &x0, &y0);
+                double vol = (double)rows * (double)(hi - lo);
+                if (i + 1 < g1) {
+                    int32_t tx, ty;
+                    out_pe(a, i + 1, &tx, &ty);
+                    add_net(&nl, (pl_netinfo){ka, -1, ka, PL_NET_RELAY, np, lo, hi}, x0, y0, &tx,
+                            &ty, 1, vol);
+                } else {
+                    add_net(&nl, (pl_netinfo){firstk, stream, ka, PL_NET_STREAM, np, lo, hi}, x0,
+                            y0, sx, sy, n, vol);
+                }
+            }
         }
     }
-    free(first), free(sx_), free(sy_);
+    free(first), free(mark), free(nd.v), free(sx), free(sy);
+    int32_t *xs = ir_xmalloc(sizeof(int32_t) * (size_t)maxpes),
+            *ys = ir_xmalloc(sizeof(int32_t) * (size_t)maxpes);
     /* Inside kernels: gemv partial sums flow down each column; row kernels
-     * reduce along the row and broadcast the result back. */
+     * pass statistics along the row and broadcast the result back. */
     for (int32_t i = 0; i < kg->nk; i++) {
         const ir_kernel *k = &kg->k[i];
-        nl.cur_kernel = i, nl.cur_stream = -1;
-        if (k->kind == IR_KK_GEMV) {
-            double vol = (double)k->rows * (double)((k->row_len + k->w - 1) / k->w);
-            for (int32_t x = 0; x < k->w; x++)
+        int64_t n = last_dim(&g->nodes[k->node]);
+        if (k->kind == IR_KK_GEMV || k->kind == IR_KK_MATMUL || k->kind == IR_KK_GATHER) {
+            for (int32_t x = 0; x < k->w; x++) {
+                int64_t nc = (int64_t)(x + 1) * n / k->w - (int64_t)x * n / k->w;
                 for (int32_t y = 0; y + 1 < k->h; y++) {
                     int32_t tx = k->x + x, ty = k->y + y + 1;
-                    add_net(&nl, k->x + x, k->y + y, &tx, &ty, 1, vol);
+                    add_net(&nl, (pl_netinfo){i, -1, i, PL_NET_SOUTH, 0, 0, 0}, k->x + x,
+                            k->y + y, &tx, &ty, 1, (double)k->rows * (double)nc);
                 }
+            }
         } else if (k->kind == IR_KK_ROW && k->w > 1) {
             for (int32_t x = 0; x + 1 < k->w; x++) {
                 int32_t tx = k->x + x + 1, ty = k->y;
-                add_net(&nl, k->x + x, k->y, &tx, &ty, 1, 2.0 * (double)k->rows);
+                add_net(&nl, (pl_netinfo){i, -1, i, PL_NET_EAST, 0, 0, 0}, k->x + x, k->y, &tx,
+                        &ty, 1, 2.0 * (double)k->rows);
             }
-            int32_t n = 0;
+            int32_t m = 0;
             for (int32_t x = 0; x + 1 < k->w; x++)
-                xs[n] = k->x + x, ys[n++] = k->y;
-            add_net(&nl, k->x + k->w - 1, k->y, xs, ys, n, 2.0 * (double)k->rows);
+                xs[m] = k->x + x, ys[m++] = k->y;
+            add_net(&nl, (pl_netinfo){i, -1, i, PL_NET_BCAST, 0, 0, 0}, k->x + k->w - 1, k->y, xs,
+                    ys, m, 2.0 * (double)k->rows);
         }
     }
     free(xs), free(ys);
@@ -272,7 +391,7 @@ int32_t pl_build_nets(const ir_kgraph *kg, double *period, pl_net **out, int32_t
      * cycles than the largest volume any one stream puts on a link: that
      * is the period loads are measured against when it exceeds the
      * kernels' compute period. */
-    double eff = nl.period;
+    double eff = base_period;
     for (int32_t i = 0; i < nl.n; i++)
         eff = nl.nets[i].load > eff ? nl.nets[i].load : eff;
     /* Each core's ramp is one link too: everything a PE receives (or
@@ -282,12 +401,8 @@ int32_t pl_build_nets(const ir_kgraph *kg, double *period, pl_net **out, int32_t
         nl.nets[i].load = nl.nets[i].load > 0 ? nl.nets[i].load / eff : 1e-9;
     *period = eff;
     *out = nl.nets;
-    *kernel_of = ir_alloc(arena, sizeof(int32_t) * ((size_t)nl.n + 1));
-    *stream_of = ir_alloc(arena, sizeof(int32_t) * ((size_t)nl.n + 1));
-    if (nl.n) {
-        memcpy(*kernel_of, nl.kernel, sizeof(int32_t) * (size_t)nl.n);
-        memcpy(*stream_of, nl.stream, sizeof(int32_t) * (size_t)nl.n);
-    }
-    free(nl.kernel), free(nl.stream);
+    *info = ir_alloc(arena, sizeof(pl_netinfo) * ((size_t)nl.n + 1));
+    if (nl.n) memcpy(*info, nl.in, sizeof(pl_netinfo) * (size_t)nl.n);
+    free(nl.in);
     return nl.n;
 }

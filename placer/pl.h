@@ -129,14 +129,33 @@ bool pl_check_routes(int32_t width, int32_t height, const pl_net *nets, int32_t 
  * releases the arrays it allocates. */
 void pl_problem_from_kgraph(const ir_kgraph *kg, const ir_target *t, uint64_t seed, pl_problem *p);
 void pl_problem_free(pl_problem *p);
+/* What a net of a kernel graph carries (docs/execution.md). */
+typedef enum pl_role {
+    PL_NET_STREAM, /* a producer's output lane (with the lanes relayed into it) to consumers */
+    PL_NET_RELAY,  /* an output lane to the next lane of its relay group */
+    PL_NET_SOUTH,  /* gemv: partial sums to the PE below */
+    PL_NET_EAST,   /* row kernels: partial statistics to the next lane */
+    PL_NET_BCAST,  /* row kernels: final statistics from the last lane to the others */
+} pl_role;
+
+typedef struct pl_netinfo {
+    int32_t kernel;   /* the kernel it feeds (streams: the first consumer) */
+    int32_t stream;   /* the kernel-graph stream it carries (its first), or -1 inside a kernel */
+    int32_t producer; /* the kernel whose PE sends it */
+    int32_t role;     /* pl_role */
+    int64_t np;       /* streams and relays: the producer's row length */
+    int64_t lo, hi;   /* streams and relays: producer columns carried per row */
+} pl_netinfo;
+
 /* The nets of a placed kernel graph: every stream cut into per-lane
- * multicasts (docs/kernels.md), and each kernel's internal communication.
- * Loads are volumes over the pass's period: *period comes in as the
- * kernels' compute period and goes out as the period the streams allow (no
- * link or ramp moves more than one wavelet per cycle). kernel_of[i] and stream_of[i]
- * (arena arrays) say which kernel net i feeds and which stream it carries
- * (-1 inside a kernel). Returns the count; *nets is malloc'd. */
-int32_t pl_build_nets(const ir_kgraph *kg, double *period, pl_net **nets, int32_t **kernel_of,
-                      int32_t **stream_of, ir_arena *arena);
+ * multicasts (a consumer lane gets the producer lanes holding the elements
+ * it needs, through its operand's view; runs of producer lanes are relayed
+ * lane to lane so a consumer gets few nets), and each kernel's internal
+ * communication. Loads are volumes over the pass's period: *period comes
+ * in as the kernels' compute period and goes out as the period the streams
+ * allow (no link or ramp moves more than one wavelet per cycle). info[i]
+ * (arena) describes net i. Returns the count; *nets is malloc'd. */
+int32_t pl_build_nets(const ir_graph *g, const ir_kgraph *kg, double *period, pl_net **nets,
+                      pl_netinfo **info, ir_arena *arena);
 
 #endif

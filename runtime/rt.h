@@ -116,10 +116,17 @@ typedef struct rt_hop {
     uint8_t outs; /* bit set of ports it leaves by */
 } rt_hop;
 
+/* What a net carries (placer/pl.h's pl_role, same numbers). */
+enum { RT_NET_STREAM, RT_NET_RELAY, RT_NET_SOUTH, RT_NET_EAST, RT_NET_BCAST };
+
 typedef struct rt_net {
-    int32_t kernel; /* the kernel it feeds (its destination) */
-    int32_t stream; /* the kernel-graph stream it carries, or -1 inside a kernel */
-    int32_t color;  /* colour */
+    int32_t kernel;   /* the kernel it feeds (its destination) */
+    int32_t stream;   /* the kernel-graph stream it carries, or -1 inside a kernel */
+    int32_t color;    /* colour */
+    int32_t role;     /* RT_NET_* */
+    int32_t producer; /* the kernel whose PE sends it */
+    int64_t np;       /* streams and relays: the producer's row length */
+    int64_t lo, hi;   /* streams and relays: producer columns carried per row */
     int32_t sx, sy; /* source PE */
     double load;    /* wavelets per cycle on each link it crosses */
     int32_t nsinks; /* destination PEs */
@@ -146,9 +153,66 @@ bool rt_decode_routes(const void *data, size_t len, const ir_target *t, int32_t 
                       rt_routes *r, ir_diag *d);
 void rt_routes_free(rt_routes *r);
 
+/* ------------------------------------- SRAM images and the host I/O map */
+
+/* One PE's initial SRAM: the bytes that are not zero, as segments (its
+ * parameter block, weights and resident operands; buffers start zeroed). */
+typedef struct rt_seg {
+    uint32_t off;        /* SRAM offset */
+    uint32_t len;        /* bytes */
+    const uint8_t *data; /* the bytes (arena, or in the artifact when decoded) */
+} rt_seg;
+
+typedef struct rt_pe_image {
+    int32_t x, y;    /* PE */
+    int32_t kernel;  /* the kernel it belongs to */
+    int32_t program; /* index into the PROG section's programs */
+    uint32_t used;   /* SRAM bytes it uses (segments and buffers) */
+    int32_t nseg;    /* segments */
+    rt_seg *seg;     /* (arena) */
+} rt_pe_image;
+
+/* Where a host tensor enters or leaves the fabric: lane i is the edge row
+ * y, on colour `color`, carrying columns [c0, c1) of every row in order. */
+typedef struct rt_host_lane {
+    int32_t x, y;   /* the edge PE (x = 0 for inputs, width - 1 for outputs) */
+    int32_t color;  /* colour on the edge link */
+    int64_t c0, c1; /* columns of each row */
+} rt_host_lane;
+
+typedef struct rt_host_io {
+    const char *name;    /* the graph input's or output's name (arena) */
+    ir_dtype dtype;      /* element type */
+    ir_shape shape;      /* shape */
+    int32_t nlanes;      /* edge rows used */
+    rt_host_lane *lanes; /* (arena) */
+} rt_host_io;
+
+typedef struct rt_images {
+    ir_arena *arena;   /* everything below */
+    rt_pe_image *pe;   /* PEs with a program, in kernel order */
+    int32_t npe;       /* count */
+    rt_host_io *in;    /* graph inputs, in the graph's order */
+    int32_t nin;       /* count */
+    rt_host_io *out;   /* graph outputs, in the graph's order */
+    int32_t nout;      /* count */
+} rt_images;
+
+/* 'SRAM' and 'IOMP' (docs/artifact.md). Decoding checks every PE, offset,
+ * length, program and lane against the target; segments then point into
+ * the section's bytes, which must outlive *im. */
+void rt_encode_images(const rt_images *im, rt_buf *sram, rt_buf *iomp);
+bool rt_decode_images(const void *sram, size_t slen, const void *iomp, size_t ilen,
+                      const ir_target *t, int32_t nkernels, int32_t nprograms, rt_images *im,
+                      ir_diag *d);
+void rt_images_free(rt_images *im);
+
 #define RT_SEC_TARGET  RT_TAG('T', 'A', 'R', 'G')
 #define RT_SEC_GRAPH   RT_TAG('I', 'R', 'G', 'R')
 #define RT_SEC_KERNELS RT_TAG('K', 'E', 'R', 'N')
 #define RT_SEC_ROUTES  RT_TAG('R', 'O', 'U', 'T')
+#define RT_SEC_PROGS   RT_TAG('P', 'R', 'O', 'G')
+#define RT_SEC_SRAM    RT_TAG('S', 'R', 'A', 'M')
+#define RT_SEC_IOMAP   RT_TAG('I', 'O', 'M', 'P')
 
 #endif

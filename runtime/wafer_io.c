@@ -169,6 +169,11 @@ void rt_encode_routes(const rt_routes *rs, rt_buf *b) {
         rt_put_u32(b, (uint32_t)n->kernel);
         rt_put_i64(b, n->stream);
         rt_put_u32(b, (uint32_t)n->color);
+        rt_put_u32(b, (uint32_t)n->role);
+        rt_put_u32(b, (uint32_t)n->producer);
+        rt_put_i64(b, n->np);
+        rt_put_i64(b, n->lo);
+        rt_put_i64(b, n->hi);
         rt_put_u32(b, (uint32_t)n->sx);
         rt_put_u32(b, (uint32_t)n->sy);
         rt_put_f64(b, n->load);
@@ -212,6 +217,14 @@ bool rt_decode_routes(const void *data, size_t len, const ir_target *t, int32_t 
         x->kernel = (int32_t)rt_read_u32(&r);
         x->stream = (int32_t)rt_read_i64(&r);
         x->color = (int32_t)rt_read_u32(&r);
+        x->role = (int32_t)rt_read_u32(&r);
+        x->producer = (int32_t)rt_read_u32(&r);
+        x->np = rt_read_i64(&r);
+        x->lo = rt_read_i64(&r);
+        x->hi = rt_read_i64(&r);
+        if (x->role < 0 || x->role > RT_NET_BCAST || x->producer < 0 || x->producer >= nkernels ||
+            x->np < 0 || x->lo < 0 || x->hi < x->lo || x->hi > x->np)
+            goto bad;
         x->sx = (int32_t)rt_read_u32(&r);
         x->sy = (int32_t)rt_read_u32(&r);
         x->load = rt_read_f64(&r);

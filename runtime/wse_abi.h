@@ -15,7 +15,7 @@
 /* Bumped whenever a struct below changes. Programs do not check it (it
  * would cost every task a load); the runtime refuses blocks of another
  * version when it builds SRAM images. */
-#define WSE_ABI_VERSION 1
+#define WSE_ABI_VERSION 2
 
 typedef struct wse_pe wse_pe; /* the PE running the task (opaque) */
 
@@ -42,17 +42,23 @@ enum {
     WSE_KIND_MOVE,
 };
 
-/* Data task ids. gemv: the input slice x_k arrives on task 0 and the north
- * partial sums on task 1. Every program: streamed operand s of the fused ops
- * arrives on task WSE_TASK_SRC + s (gemv's own result is source 0 and has
- * no task; input, output and map kernels stream their first operand as
- * source 0). Which colour feeds which task is `task_color` below. */
-enum { WSE_TASK_X = 0, WSE_TASK_NORTH = 1, WSE_TASK_SRC = 2 };
+/* Row kernels: the reduction they compute (docs/execution.md). */
+enum {
+    WSE_ROW_SOFTMAX,
+    WSE_ROW_LAYERNORM,
+    WSE_ROW_RMSNORM,
+    WSE_ROW_SUM,
+    WSE_ROW_MEAN,
+    WSE_ROW_MAX,
+    WSE_ROW_MIN,
+};
 
-#define WSE_MAX_TASKS   8  /* data tasks a PE may bind */
-#define WSE_MAX_SOURCES 6  /* streamed sources of one program (WSE_TASK_SRC + s < WSE_MAX_TASKS) */
+#define WSE_MAX_TASKS   16 /* data tasks a PE may bind (ids 0..15); local tasks are 16..31 */
+#define WSE_MAX_SRC     8  /* buffered sources of one PE */
+#define WSE_MAX_RANK    8  /* axes of a view */
 #define WSE_MAX_OPERAND 16 /* resident or immediate operands of one program's fused ops */
 #define WSE_NO_COLOR    0xffffffffu
+#define WSE_NONE        0xffffffffu /* an absent source index or SRAM offset */
 
 /* The head of every parameter block. */
 typedef struct wse_head {
@@ -61,65 +67,101 @@ typedef struct wse_head {
     uint32_t col, row;                  /* this PE's position in its kernel */
     uint32_t w, h;                      /* the kernel's rectangle */
     uint32_t task_color[WSE_MAX_TASKS]; /* colour bound to data task i, or WSE_NO_COLOR */
-    uint32_t color_out;                 /* the kernel's output stream (last row for gemv) */
-    uint32_t off_state;                 /* the program's counters (zeroed by wse_init) */
+    uint32_t color_out;                 /* this PE's output lane, or WSE_NO_COLOR */
 } wse_head;
 
-/* A resident or immediate operand of a fused op, one per operand slot (slots
- * are numbered in the order the fused ops use them; docs/codegen.md). */
+/* Which element of a source (a buffered operand) a producer element is: the
+ * operand is a view (reshape, slice) of the producer's value, operand
+ * element g = (i_0, ..., i_{rank-1}) being producer element
+ * base + sum i_r * stride[r]. Strides nest (row-major order is kept), so
+ * the inverse is a greedy division; the compiler checks it on every
+ * element it routes. */
+typedef struct wse_view {
+    uint32_t rank;                 /* axes, 1..WSE_MAX_RANK */
+    uint32_t base;                 /* producer element of operand element 0 */
+    uint32_t dim[WSE_MAX_RANK];    /* operand extents, outermost first */
+    uint32_t stride[WSE_MAX_RANK]; /* producer elements per step along each axis (0 if dim 1) */
+} wse_view;
+
+/* A buffered operand: the PE keeps columns [c0, c1) of the rows it keeps
+ * (every row, or those with row % rmod in [r0, r1)) for the whole pass, and
+ * counts what has arrived per kept row. Kept row i of a filtered source is
+ * operand row (i / (r1 - r0)) * rmod + r0 + i % (r1 - r0). */
+typedef struct wse_source {
+    uint32_t rows;       /* operand rows: elements / ncol */
+    uint32_t ncol;       /* operand row length */
+    uint32_t c0, c1;     /* columns kept */
+    uint32_t off_buf;    /* krows x (c1 - c0) words */
+    uint32_t off_cnt;    /* krows u32: elements of each kept row received */
+    uint32_t krows;      /* rows kept */
+    uint32_t rmod;       /* 0: every row; else the row filter's period */
+    uint32_t r0, r1;     /* rows kept in each period */
+    wse_view view;       /* from producer elements to operand elements */
+} wse_source;
+
+/* An incoming net, bound to the data task of the same index. Every row of
+ * the producer's value brings columns [lo, hi) in order. */
+typedef struct wse_chan {
+    uint32_t srcmask; /* the sources it feeds (bit s: source s filters it through its view) */
+    uint32_t np;      /* producer row length */
+    uint32_t lo, hi;  /* producer columns carried per row */
+} wse_chan;
+
+/* A resident or immediate operand of a fused op, one per operand slot. */
 typedef struct wse_operand {
-    uint32_t off; /* SRAM offset of the vector (or full per-row block) slice; unused for scalars */
+    uint32_t off; /* SRAM offset of its slice (vector: n f32; full: rows x n f32) */
     float imm;    /* the value of a scalar operand */
 } wse_operand;
 
-/* The fused elementwise epilogue, shared by every kind that has one. Each
- * streamed source is buffered in a ring of `ring` elements; element e of
- * the PE's output slice is computed once every source holds element e. */
-typedef struct wse_epilogue {
-    uint32_t n;                         /* elements of this PE's row slice */
-    uint32_t rows;                      /* rows per pass (full resident operands wrap) */
-    uint32_t ring;                      /* capacity of each source ring, in elements */
-    uint32_t off_ring[WSE_MAX_SOURCES]; /* SRAM offset of source s's ring (f32 elements) */
-    wse_operand opnd[WSE_MAX_OPERAND];  /* resident and immediate operands */
-} wse_epilogue;
+/* Counters, zero in the initial image. */
+typedef struct wse_state {
+    uint32_t pos[WSE_MAX_TASKS];  /* per channel: element within its current row */
+    uint32_t crow[WSE_MAX_TASKS]; /* per channel: its current row */
+    uint32_t done[WSE_MAX_SRC];   /* per source: leading rows complete */
+    uint32_t next;                /* next output row to finish and send */
+    uint32_t red;                 /* row kernels: next row to reduce */
+} wse_state;
 
-/* Counters of the epilogue (at head.off_state, then the kind's own). */
-typedef struct wse_ep_state {
-    uint32_t got[WSE_MAX_SOURCES]; /* elements received per source */
-    uint32_t done;                 /* elements computed and sent */
-} wse_ep_state;
-
-/* gemv: PE (col, row) holds W[Kr, Nc] row-major at off_w (laid out for its
- * use whatever the IR's transposes), accumulates x_k * W[k, :] into one of
- * two local accumulators, and adds the north partial sums of the same row. */
-typedef struct wse_gemv_params {
-    wse_head head;        /* common head */
-    uint32_t k;           /* Kr: rows of the W block (x elements per row slice) */
-    uint32_t color_south; /* partial sums to the next row (rows < h - 1) */
-    uint32_t off_w;       /* W block, Kr x Nc f32 */
-    uint32_t off_bias;    /* bias slice, Nc f32 (linear; used by the last row) */
-    uint32_t off_acc;     /* two local accumulators, 2 x Nc f32 */
-    uint32_t off_north;   /* two north partial sum buffers, 2 x Nc f32 */
-    wse_epilogue ep;      /* Nc is ep.n; source 0 is the row result */
-} wse_gemv_params;
-
-typedef struct wse_gemv_state {
-    wse_ep_state ep; /* epilogue counters */
-    uint32_t lk;     /* x elements of the current row received */
-    uint32_t lrow;   /* rows whose local slice is complete */
-    uint32_t nj;     /* north elements of the current row received */
-    uint32_t nrow;   /* rows whose north partial sums are complete */
-    uint32_t erow;   /* rows sent on (south, or into the epilogue) */
-} wse_gemv_state;
-
-/* map, input, output: the fused ops over the streamed sources. */
-typedef struct wse_map_params {
-    wse_head head;   /* common head */
-    wse_epilogue ep; /* sources, operands */
-} wse_map_params;
-
-typedef struct wse_map_state {
-    wse_ep_state ep; /* epilogue counters */
-} wse_map_state;
+/* The parameter block every PE holds at SRAM offset 0, for every kind
+ * (fields a kind does not use are WSE_NONE or 0). */
+typedef struct wse_params {
+    wse_head head;                     /* common head */
+    uint32_t op;                       /* row kernels: WSE_ROW_* */
+    float eps;                         /* norms: epsilon */
+    uint32_t n;                        /* elements of this PE's output row slice */
+    uint32_t out_c0;                   /* its first column */
+    uint32_t out_ncol;                 /* output row length */
+    uint32_t rows;                     /* output rows per pass */
+    uint32_t mat_rows;                 /* rows of the output's last two axes (causal masks) */
+    uint32_t nsrc;                     /* sources used */
+    wse_source src[WSE_MAX_SRC];       /* buffered operands (the plan's streams first) */
+    wse_chan chan[WSE_MAX_TASKS];      /* incoming nets, by data task */
+    uint32_t src_x;                    /* gemv, row: the main input */
+    uint32_t src_north;                /* gemv: partial sums from the PE above */
+    uint32_t src_west;                 /* row: partial statistics from the lane to the west */
+    uint32_t src_stats;                /* row: final statistics per row (2 f32) */
+    uint32_t src_relay;                /* output lanes before this one, relayed ahead of its own */
+    uint32_t color_south;              /* gemv: partial sums to the PE below */
+    uint32_t color_east;               /* row: partial statistics to the next lane */
+    uint32_t color_bcast;              /* row: final statistics from the last lane */
+    uint32_t k;                        /* gemv, matmul, gather: rows of the block (x columns kept) */
+    uint32_t off_w;                    /* gemv: k x n f32, row-major; gather: k table rows x n */
+    uint32_t src_b;                    /* matmul: the buffered right operand */
+    uint32_t m;                        /* matmul: output rows per batch; gather: index row length */
+    uint32_t tb;                       /* matmul: the right operand is transposed */
+    uint32_t bat_a, bat_b;             /* matmul: batches of each operand (1: broadcast) */
+    uint32_t kb;                       /* matmul: kept rows of the right operand per batch */
+    uint32_t v0;                       /* gather: first table row held */
+    uint32_t mv_op;                    /* move: 0 transpose, 1 concat */
+    uint32_t mv_rank;                  /* move: axes of the output */
+    uint32_t mv_dim[WSE_MAX_RANK];     /* move: the output's shape */
+    uint32_t mv_perm[WSE_MAX_RANK];    /* transpose: output axis i is input axis perm[i] */
+    uint32_t mv_axis;                  /* concat: the axis */
+    uint32_t mv_off[WSE_MAX_SRC + 1];  /* concat: where operand q starts along it (then the end) */
+    uint32_t off_bias;                 /* gemv: n f32, or WSE_NONE */
+    uint32_t off_v;                    /* scratch: n f32 (a row being finished) */
+    wse_operand opnd[WSE_MAX_OPERAND]; /* fused ops' resident and immediate operands */
+    wse_state st;                      /* counters */
+} wse_params;
 
 #endif

@@ -82,8 +82,10 @@ static void t_send(wse_pe *pe, uint32_t color, uint32_t payload) {
     assert_true(nlog < 4096);
     log_[nlog++] = (sent){pe->id, color, payload};
 }
+static int activated;
 static void t_activate(wse_pe *pe, uint32_t task) {
-    fail_msg("no program activates local tasks yet");
+    assert_int_equal(task, WSE_MAX_TASKS);
+    activated++;
 }
 static void t_charge(wse_pe *pe, uint32_t cycles) {
     charged += cycles;
@@ -166,10 +168,8 @@ static void test_ex_mlp(void **state) {
         }
     }
     assert_true(gemv >= 1);
-    /* softmax and layernorm have no program yet, and say so. */
-    assert_true(p.nunsupported >= 2);
-    for (int32_t i = 0; i < p.nunsupported; i++)
-        assert_non_null(p.p[p.prog_of[p.unsupported[i]]].why);
+    /* every kernel of the MLP (gemv, map, layernorm, softmax) has a program */
+    assert_int_equal(p.nunsupported, 0);
 
     char *text = NULL;
     size_t len = 0;
@@ -184,7 +184,7 @@ static void test_ex_mlp(void **state) {
     assert_int_equal(inits, p.n);
     assert_int_equal(tasks, p.n);
     assert_non_null(strstr(text, "; program 0: input f32, used by kernels"));
-    assert_non_null(strstr(text, "wsc_unsupported_row"));
+    assert_non_null(strstr(text, "define internal fastcc void @wsl_task_row"));
     free(text);
     cg_programs_free(&p);
     ir_kgraph_free(&kg);
@@ -250,27 +250,47 @@ static void test_sharing(void **state) {
     ir_diag_free(d);
 }
 
-/* SRAM layout of the test PEs (bytes). */
+/* SRAM layout of the test PEs (bytes): the parameter block, then these. */
 enum {
-    SRAM = 4096,
-    OFF_STATE = 512,
-    OFF_W = 1024,
-    OFF_BIAS = 1536,
-    OFF_ACC = 1664,
-    OFF_NORTH = 1792,
-    OFF_RING = 2048,
-    OFF_OPND = 2560,
-    RING = 64,
+    SRAM = 16384,
+    OFF_W = 4096,
+    OFF_BIAS = 5120,
+    OFF_XBUF = 5376,
+    OFF_XCNT = 5632,
+    OFF_NBUF = 5760,
+    OFF_NCNT = 6016,
+    OFF_V = 6144,
+    OFF_OPND = 6400,
     C_X = 3,
     C_NORTH = 5,
     C_OUT = 7,
 };
 
+static void identity_view(wse_view *v, uint32_t n) {
+    memset(v, 0, sizeof *v);
+    v->rank = 1, v->dim[0] = n, v->stride[0] = 1;
+}
+
+/* A parameter block with nothing bound. */
+static wse_params *blank(uint8_t *mem, uint32_t kind, uint32_t row, uint32_t h) {
+    _Static_assert(sizeof(wse_params) <= OFF_W, "the test layout leaves room for the block");
+    wse_params *P = (wse_params *)mem;
+    P->head.version = WSE_ABI_VERSION;
+    P->head.kind = kind;
+    P->head.row = row, P->head.w = 1, P->head.h = h;
+    for (int t = 0; t < WSE_MAX_TASKS; t++)
+        P->head.task_color[t] = WSE_NO_COLOR;
+    P->head.color_out = P->color_south = P->color_east = P->color_bcast = WSE_NO_COLOR;
+    P->src_x = P->src_north = P->src_west = P->src_stats = P->src_relay = WSE_NONE;
+    P->off_bias = WSE_NONE;
+    return P;
+}
+
 /* One gemv kernel of 1 x 2 PEs, run natively: x[3, 6] @ w[6, 5] + b, then
- * gelu (tanh form), * s, + 0.5. Row 0 holds W[0:3, :], row 1 W[3:6, :]. Row
- * 0's partial sums must be the exact float sums; row 1's output the whole
- * computation. The order in which row 1 sees x and north partial sums
- * differs per row, which exercises its two accumulators. */
+ * gelu (tanh form), * s, + 0.5. Row 0 holds W[0:3, :], row 1 W[3:6, :];
+ * both receive whole rows of x and keep their columns. Row 0's partial
+ * sums must be the exact float sums; row 1's output the whole computation.
+ * The order in which row 1 sees x and north partial sums differs per row. */
 static void test_gemv_jit(void **state) {
     static const char model[] = "model g1;\n"
                                 "input x: f32[3, 6];\n"
@@ -293,7 +313,7 @@ static void test_gemv_jit(void **state) {
     cg_plan_kernel(g, k, &pl);
     assert_true(pl.supported);
     assert_true(pl.bias);
-    assert_int_equal(pl.nsrc, 1);
+    assert_int_equal(pl.nsrc, 0);
     const cg_program *q = &p.p[p.prog_of[ki]];
     assert_true(q->supported);
     assert_string_equal(q->key, pl.key);
@@ -306,29 +326,33 @@ static void test_gemv_jit(void **state) {
         for (int j = 0; j < K; j++)
             X[r][j] = (float)((r * 7 + j * 3) % 11) / 5.0f - 1.0f;
 
-    /* Two PEs, one parameter block each. */
     uint8_t *mem[2];
     wse_pe pe[2];
     for (int r = 0; r < 2; r++) {
         mem[r] = calloc(SRAM, 1);
         pe[r] = (wse_pe){mem[r], r};
-        wse_gemv_params *P = (wse_gemv_params *)mem[r];
-        assert_true(sizeof *P <= OFF_STATE);
-        P->head.version = WSE_ABI_VERSION;
-        P->head.kind = WSE_KIND_GEMV;
-        P->head.col = 0, P->head.row = (uint32_t)r;
-        P->head.w = 1, P->head.h = 2;
-        for (int t = 0; t < WSE_MAX_TASKS; t++)
-            P->head.task_color[t] = WSE_NO_COLOR;
-        P->head.task_color[WSE_TASK_X] = C_X;
-        if (r) P->head.task_color[WSE_TASK_NORTH] = C_NORTH;
-        P->head.color_out = C_OUT;
-        P->head.off_state = OFF_STATE;
-        P->k = KR;
-        P->color_south = C_NORTH;
-        P->off_w = OFF_W, P->off_bias = OFF_BIAS, P->off_acc = OFF_ACC, P->off_north = OFF_NORTH;
-        P->ep.n = N, P->ep.rows = R, P->ep.ring = RING;
-        P->ep.off_ring[0] = OFF_RING;
+        wse_params *P = blank(mem[r], WSE_KIND_GEMV, (uint32_t)r, 2);
+        P->n = N, P->out_c0 = 0, P->out_ncol = N, P->rows = R, P->k = KR;
+        /* source 0: x, columns r*KR..(r+1)*KR of each row */
+        P->nsrc = r ? 2 : 1;
+        P->src_x = 0;
+        P->src[0] = (wse_source){R, K, (uint32_t)(r * KR), (uint32_t)((r + 1) * KR), OFF_XBUF,
+                                 OFF_XCNT};
+        identity_view(&P->src[0].view, R * K);
+        P->head.task_color[0] = C_X;
+        P->chan[0] = (wse_chan){1u, K, 0, K};
+        if (r) {
+            P->src_north = 1;
+            P->src[1] = (wse_source){R, N, 0, N, OFF_NBUF, OFF_NCNT};
+            identity_view(&P->src[1].view, R * N);
+            P->head.task_color[1] = C_NORTH;
+            P->chan[1] = (wse_chan){2u, N, 0, N};
+            P->head.color_out = C_OUT;
+            P->off_bias = OFF_BIAS;
+        } else {
+            P->color_south = C_NORTH;
+        }
+        P->off_w = OFF_W, P->off_v = OFF_V;
         for (int kk = 0; kk < KR; kk++)
             for (int j = 0; j < N; j++)
                 put_f32(mem[r], OFF_W + 4 * (kk * N + j), W[(r * KR + kk) * N + j]);
@@ -343,8 +367,8 @@ static void test_gemv_jit(void **state) {
                 ir_tensor *v = value_of(g, op->in[a]);
                 const float *vf = v->data;
                 uint32_t off = OFF_OPND + 64 * (uint32_t)ar->idx;
-                P->ep.opnd[ar->idx].off = off;
-                P->ep.opnd[ar->idx].imm = vf[0];
+                P->opnd[ar->idx].off = off;
+                P->opnd[ar->idx].imm = vf[0];
                 for (int j = 0; j < N && ar->form == CG_VECTOR; j++)
                     put_f32(mem[r], off + 4 * (uint32_t)j, vf[j]);
                 ir_tensor_free(v);
@@ -352,13 +376,16 @@ static void test_gemv_jit(void **state) {
         }
     }
     prog pr = jit(q);
-    nlog = 0, charged = 0;
+    nlog = 0, charged = 0, activated = 0;
     pr.init(&pe[0]), pr.init(&pe[1]);
+    assert_int_equal(activated, 2); /* each starts its local task */
+    pr.task(&pe[0], WSE_MAX_TASKS, 0), pr.task(&pe[1], WSE_MAX_TASKS, 0);
+    assert_int_equal(nlog, 0);
 
     /* Row 0 of the kernel: every input row; its sends are row 1's north. */
     for (int r = 0; r < R; r++)
-        for (int j = 0; j < KR; j++)
-            pr.task(&pe[0], WSE_TASK_X, bits(X[r][j]));
+        for (int j = 0; j < K; j++)
+            pr.task(&pe[0], 0, bits(X[r][j]));
     assert_int_equal(nlog, R * N);
     uint32_t north[R * N];
     for (int i = 0; i < R * N; i++) {
@@ -373,20 +400,20 @@ static void test_gemv_jit(void **state) {
     }
     nlog = 0;
     /* Row 1: input row 0 x first then north; row 1 north first; row 2 interleaved. */
-    for (int j = 0; j < KR; j++)
-        pr.task(&pe[1], WSE_TASK_X, bits(X[0][KR + j]));
+    for (int j = 0; j < K; j++)
+        pr.task(&pe[1], 0, bits(X[0][j]));
     for (int j = 0; j < N; j++)
-        pr.task(&pe[1], WSE_TASK_NORTH, north[j]);
+        pr.task(&pe[1], 1, north[j]);
     assert_int_equal(nlog, N);
     for (int j = 0; j < N; j++)
-        pr.task(&pe[1], WSE_TASK_NORTH, north[N + j]);
+        pr.task(&pe[1], 1, north[N + j]);
     assert_int_equal(nlog, N);
-    for (int j = 0; j < KR; j++)
-        pr.task(&pe[1], WSE_TASK_X, bits(X[1][KR + j]));
+    for (int j = 0; j < K; j++)
+        pr.task(&pe[1], 0, bits(X[1][j]));
     assert_int_equal(nlog, 2 * N);
-    for (int j = 0; j < N || j < KR; j++) {
-        if (j < KR) pr.task(&pe[1], WSE_TASK_X, bits(X[2][KR + j]));
-        if (j < N) pr.task(&pe[1], WSE_TASK_NORTH, north[2 * N + j]);
+    for (int j = 0; j < N || j < K; j++) {
+        if (j < K) pr.task(&pe[1], 0, bits(X[2][j]));
+        if (j < N) pr.task(&pe[1], 1, north[2 * N + j]);
     }
     assert_int_equal(nlog, R * N);
 
@@ -419,8 +446,8 @@ static void test_gemv_jit(void **state) {
         if (fabsf(flt(log_[i].payload) - v) > 1e-6f * fmaxf(1.0f, fabsf(v)))
             fail_msg("y[%d, %d] = %.9g, expected %.9g", r, j, flt(log_[i].payload), v);
     }
-    /* Cost: Nc per x element on both PEs, plus sends and the epilogue. */
-    assert_true(charged >= (uint64_t)(2 * R * KR * N));
+    /* Cost: KR x N multiply-adds per row on both PEs, plus receiving and sending. */
+    assert_true(charged >= (uint64_t)(2 * R * KR * N + R * K));
     ir_tensor_free(sv);
     cg_jit_free(pr.jit);
     free(mem[0]), free(mem[1]);
@@ -431,7 +458,7 @@ static void test_gemv_jit(void **state) {
     ir_diag_free(d);
 }
 
-/* A map kernel: silu(x) * 2.0 element by element, run natively. */
+/* A map kernel: silu(x) * 2.0, a row of 8 at a time, run natively. */
 static void test_map_jit(void **state) {
     ir_diag *d = ir_diag_new(NULL);
     ir_graph *g = load_text("epi.wsm", epilogues, d);
@@ -447,26 +474,30 @@ static void test_map_jit(void **state) {
     assert_true(pl.supported);
     uint8_t *mem = calloc(SRAM, 1);
     wse_pe pe = {mem, 0};
-    wse_map_params *P = (wse_map_params *)mem;
-    P->head.version = WSE_ABI_VERSION;
-    P->head.kind = WSE_KIND_MAP;
-    P->head.w = P->head.h = 1;
+    wse_params *P = blank(mem, WSE_KIND_MAP, 0, 1);
     P->head.color_out = C_OUT;
-    P->head.off_state = OFF_STATE;
-    P->ep.n = 8, P->ep.rows = 4, P->ep.ring = 4;
-    P->ep.off_ring[0] = OFF_RING;
+    P->n = 8, P->out_ncol = 8, P->rows = 4, P->nsrc = 1;
+    P->src[0] = (wse_source){4, 8, 0, 8, OFF_XBUF, OFF_XCNT};
+    identity_view(&P->src[0].view, 32);
+    P->head.task_color[0] = C_X;
+    P->chan[0] = (wse_chan){1u, 8, 0, 8};
+    P->off_v = OFF_V;
     for (int i = 0; i < pl.nops; i++)
         for (int a = 0; a < pl.ops[i].nin; a++)
-            if (pl.ops[i].a[a].form == CG_SCALAR) P->ep.opnd[pl.ops[i].a[a].idx].imm = 2.0f;
+            if (pl.ops[i].a[a].form == CG_SCALAR) P->opnd[pl.ops[i].a[a].idx].imm = 2.0f;
     prog pr = jit(&p.p[p.prog_of[ki]]);
     nlog = 0;
     pr.init(&pe);
     for (int i = 0; i < 32; i++) {
+        pr.task(&pe, 0, bits((float)i / 4.0f - 4.0f));
+        /* a row goes out once it is complete */
+        assert_int_equal(nlog, (i + 1) / 8 * 8);
+    }
+    for (int i = 0; i < 32; i++) {
         float x = (float)i / 4.0f - 4.0f;
-        pr.task(&pe, WSE_TASK_SRC, bits(x));
-        assert_int_equal(nlog, i + 1);
         float want = (float)(x * sigmoid(x)) * 2.0f;
         assert_int_equal(log_[i].payload, bits(want));
+        assert_int_equal(log_[i].color, C_OUT);
     }
     cg_jit_free(pr.jit);
     free(mem);

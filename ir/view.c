@@ -1,0 +1,101 @@
+/* view.c - reshapes and slices of streamed values as addressing: an operand
+ * that is a view of a kernel's value is an affine map from the operand's
+ * indices to the value's elements (docs/execution.md), which the nets, the
+ * SRAM images and the PE programs all use to find which element is which. */
+#include "ir.h"
+
+#include <string.h>
+
+ir_ref ir_view_base(const ir_graph *g, ir_ref r) {
+    while (g->nodes[r].op == IR_RESHAPE || g->nodes[r].op == IR_SLICE)
+        r = g->nodes[r].in[0];
+    return r;
+}
+
+/* Drops unit axes and merges axes that are contiguous in the producer, so a
+ * later reshape sees the fewest, non-mergeable axes. */
+static void canonical(ir_view *v) {
+    int n = 0;
+    for (int i = 0; i < v->rank; i++) {
+        if (v->dim[i] == 1) continue;
+        if (n && v->stride[n - 1] == v->stride[i] * v->dim[i]) {
+            v->dim[n - 1] *= v->dim[i];
+            v->stride[n - 1] = v->stride[i];
+            continue;
+        }
+        v->dim[n] = v->dim[i], v->stride[n] = v->stride[i], n++;
+    }
+    if (!n) v->dim[0] = 1, v->stride[0] = 0, n = 1;
+    v->rank = n;
+}
+
+/* Splits the canonical axes into `s`'s, innermost first; false when an
+ * axis of s would span two axes that are not contiguous. */
+static bool reshape(ir_view *v, const ir_shape *s) {
+    ir_view o = *v;
+    canonical(&o);
+    ir_view r = {0};
+    r.base = v->base;
+    r.rank = s->rank ? s->rank : 1;
+    int k = o.rank - 1;
+    int64_t rem = o.dim[k], stride = o.stride[k];
+    for (int i = s->rank - 1; i >= 0; i--) {
+        int64_t d = s->d[i];
+        if (d == 1) {
+            r.dim[i] = 1, r.stride[i] = 0;
+            continue;
+        }
+        if (k < 0 || rem % d) return false;
+        r.dim[i] = d, r.stride[i] = stride;
+        stride *= d, rem /= d;
+        if (rem == 1 && --k >= 0) rem = o.dim[k], stride = o.stride[k];
+    }
+    if (!s->rank) r.dim[0] = 1, r.stride[0] = 0;
+    if (k >= 0 && !(k == 0 && rem == 1 && o.dim[0] == 1)) return false;
+    *v = r;
+    return true;
+}
+
+bool ir_view_of(const ir_graph *g, ir_ref r, ir_view *v) {
+    const ir_node *n = &g->nodes[r];
+    if (n->op != IR_RESHAPE && n->op != IR_SLICE) {
+        memset(v, 0, sizeof *v);
+        v->rank = n->shape.rank ? n->shape.rank : 1;
+        int64_t st = 1;
+        for (int i = n->shape.rank - 1; i >= 0; i--) {
+            v->dim[i] = n->shape.d[i];
+            v->stride[i] = n->shape.d[i] == 1 ? 0 : st;
+            st *= n->shape.d[i];
+        }
+        if (!n->shape.rank) v->dim[0] = 1, v->stride[0] = 0;
+        return true;
+    }
+    if (!ir_view_of(g, n->in[0], v)) return false;
+    if (n->op == IR_RESHAPE) return reshape(v, &n->shape);
+    int a = (int)n->a.axis;
+    v->base += n->a.start * v->stride[a];
+    v->dim[a] = n->a.end - n->a.start;
+    if (v->dim[a] == 1) v->stride[a] = 0;
+    return true;
+}
+
+int64_t ir_view_apply(const ir_view *v, int64_t g) {
+    int64_t f = v->base;
+    for (int i = v->rank - 1; i >= 0; i--) {
+        f += (g % v->dim[i]) * v->stride[i];
+        g /= v->dim[i];
+    }
+    return f;
+}
+
+int64_t ir_view_inverse(const ir_view *v, int64_t f) {
+    if (f < v->base) return -1;
+    int64_t rem = f - v->base, idx = 0;
+    for (int i = 0; i < v->rank; i++) {
+        int64_t s = v->stride[i], k = s ? rem / s : 0;
+        if (k >= v->dim[i]) return -1;
+        rem -= k * s;
+        idx = idx * v->dim[i] + k;
+    }
+    return rem ? -1 : idx;
+}
