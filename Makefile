@@ -120,6 +120,7 @@ conformance: build
 	@if [ ! -d $(CONFORMANCE) ]; then echo "conformance: skipped, $(CONFORMANCE) is absent"; exit 0; fi; \
 	set -o pipefail; status=0; \
 	$(PYTHON) $(CONFORMANCE)/check.py $(CONFORMANCE)/cases $(BUILD)/wsc eval | tee $(BUILD)/conformance.log || status=1; \
+	$(PYTHON) $(CONFORMANCE)/check.py $(CONFORMANCE)/cases $(BUILD)/wsc run --fabric 32x32 | tee -a $(BUILD)/conformance.log || status=1; \
 	$(PYTHON) $(CONFORMANCE)/check_bad.py $(BUILD)/wsc | tee $(BUILD)/bad.log || status=1; \
 	if [ -x $(ASAN_BUILD)/wsc ]; then \
 	  $(PYTHON) $(CONFORMANCE)/check_bad.py $(ASAN_BUILD)/wsc | tee $(ASAN_BUILD)/bad.log || status=1; \

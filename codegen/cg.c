@@ -276,9 +276,9 @@ static LLVMValueRef fetch(gen *G, const cg_arg *a, LLVMValueRef row, LLVMValueRe
     case CG_FULL: {
         LLVMValueRef i = e;
         if (a->form == CG_FULL) i = add(G, mul(G, row, PAR(n)), e);
-        LLVMValueRef base = par(G, offsetof(wse_params, opnd) +
-                                       sizeof(wse_operand) * (size_t)a->idx +
-                                       offsetof(wse_operand, off));
+        LLVMValueRef base =
+            par(G, offsetof(wse_params, opnd) + sizeof(wse_operand) * (size_t)a->idx +
+                       offsetof(wse_operand, off));
         return ld(G, G->f32, elem(G, base, i));
     }
     }
@@ -327,8 +327,8 @@ extern const size_t cg_wsl_bitcode_len;
 /* Links the library into the module; its functions become internal so O2
  * specializes them for this program and drops what it does not use. */
 static void link_library(gen *G) {
-    LLVMMemoryBufferRef mb = LLVMCreateMemoryBufferWithMemoryRange(
-        (const char *)cg_wsl_bitcode, cg_wsl_bitcode_len, "wsl", 0);
+    LLVMMemoryBufferRef mb = LLVMCreateMemoryBufferWithMemoryRange((const char *)cg_wsl_bitcode,
+                                                                   cg_wsl_bitcode_len, "wsl", 0);
     LLVMModuleRef lib;
     if (LLVMParseBitcodeInContext2(G->c, mb, &lib))
         ir_internal_error("codegen: the embedded kernel library does not parse");
@@ -337,7 +337,8 @@ static void link_library(gen *G) {
     LLVMSetTarget(lib, triple ? triple : "");
     LLVMSetDataLayout(lib, LLVMGetDataLayoutStr(G->m));
     free(triple);
-    if (LLVMLinkModules2(G->m, lib)) ir_internal_error("codegen: linking the kernel library failed");
+    if (LLVMLinkModules2(G->m, lib))
+        ir_internal_error("codegen: linking the kernel library failed");
     for (LLVMValueRef f = LLVMGetFirstFunction(G->m); f; f = LLVMGetNextFunction(f)) {
         size_t len;
         const char *name = LLVMGetValueName2(f, &len);
@@ -383,12 +384,13 @@ static void build(gen *G) {
 
     /* The entry points call the library's code for the kernel's kind with
      * the number of sources the fused ops read (a constant O2 folds in). */
-    const char *entry = pl->kind == IR_KK_GEMV     ? "wsl_task_gemv"
-                        : pl->kind == IR_KK_MATMUL ? "wsl_task_matmul"
-                        : pl->kind == IR_KK_GATHER ? "wsl_task_gather"
-                        : pl->kind == IR_KK_ROW    ? "wsl_task_row"
-                        : pl->kind == IR_KK_MOVE   ? "wsl_task_move"
-                                                   : "wsl_task_map";
+    const char *entry = pl->kind == IR_KK_GEMV      ? "wsl_task_gemv"
+                        : pl->kind == IR_KK_MATMUL  ? "wsl_task_matmul"
+                        : pl->kind == IR_KK_GATHER  ? "wsl_task_gather"
+                        : pl->kind == IR_KK_ROW     ? "wsl_task_row"
+                        : pl->kind == IR_KK_MOVE    ? "wsl_task_move"
+                        : pl->kind == IR_KK_GENERIC ? "wsl_task_generic"
+                                                    : "wsl_task_map";
     LLVMTypeRef t_lib =
         LLVMFunctionType(G->vd, (LLVMTypeRef[]){G->ptr, G->i32, G->i32, G->i32}, 4, 0);
     LLVMValueRef f_lib = LLVMAddFunction(G->m, entry, t_lib);

@@ -31,21 +31,22 @@ typedef struct cg_fop {
 } cg_fop;
 
 typedef struct cg_plan {
-    ir_kkind kind;               /* kernel kind */
-    ir_dtype dtype;              /* element type of the kernel's value */
-    bool supported;              /* false: the program is a trap */
-    char why[160];               /* reason when unsupported */
-    bool bias;                   /* gemv: linear adds a bias */
-    int row_op;                  /* row: WSE_ROW_*, else -1 */
-    int nplan;                   /* sources the fused ops read (library sources 0..nplan-1) */
-    ir_ref gemv_x;               /* gemv: its streamed input (not usable in its epilogue) */
-    int nops;                    /* fused elementwise ops */
-    cg_fop ops[CG_MAX_OPS];      /* in order */
-    int nsrc;                    /* streamed sources */
-    ir_ref src[WSE_MAX_SRC];     /* their IR values */
-    int nslots;                  /* resident / immediate operand slots used */
+    ir_kkind kind;                    /* kernel kind */
+    ir_dtype dtype;                   /* element type of the kernel's value */
+    bool supported;                   /* false: the program is a trap */
+    char why[160];                    /* reason when unsupported */
+    bool bias;                        /* gemv: linear adds a bias */
+    int row_op;                       /* row: WSE_ROW_*, else -1 */
+    ir_op gen_op;                     /* generic: the op */
+    int nplan;                        /* sources the fused ops read (library sources 0..nplan-1) */
+    ir_ref gemv_x;                    /* gemv: its streamed input (not usable in its epilogue) */
+    int nops;                         /* fused elementwise ops */
+    cg_fop ops[CG_MAX_OPS];           /* in order */
+    int nsrc;                         /* streamed sources */
+    ir_ref src[WSE_MAX_SRC];          /* their IR values */
+    int nslots;                       /* resident / immediate operand slots used */
     ir_ref slot_ref[WSE_MAX_OPERAND]; /* the IR value of each slot */
-    char key[1024];              /* program identity */
+    char key[1024];                   /* program identity */
 } cg_plan;
 
 void cg_plan_kernel(const ir_graph *g, const ir_kernel *k, cg_plan *p);

@@ -13,21 +13,21 @@
 #include <string.h>
 
 typedef struct builder {
-    const ir_graph *g;        /* the model */
-    const ir_kgraph *kg;      /* placed kernels */
-    const ir_target *t;       /* the machine */
-    const rt_routes *rt;      /* routed nets */
-    ir_diag *d;               /* errors */
-    ir_tensor **val;          /* per node: resident values evaluated so far */
-    int32_t *in_first;        /* per PE (y * width + x) of kernels: first incoming net entry */
-    int32_t *in_next;         /* chain of (net, sink) entries */
-    int32_t *in_net;          /* the net of each entry */
-    int32_t *out_first;       /* per PE: first net it sends */
-    int32_t *out_next;        /* chain over nets */
-    uint32_t *used_colors;    /* per PE index: colours configured at its router (bits) */
-    int32_t *pe_index;        /* per fabric PE: index into the arrays above, or -1 */
-    int32_t npe;              /* PEs indexed */
-    rt_images *im;            /* the result */
+    const ir_graph *g;     /* the model */
+    const ir_kgraph *kg;   /* placed kernels */
+    const ir_target *t;    /* the machine */
+    const rt_routes *rt;   /* routed nets */
+    ir_diag *d;            /* errors */
+    ir_tensor **val;       /* per node: resident values evaluated so far */
+    int32_t *in_first;     /* per PE (y * width + x) of kernels: first incoming net entry */
+    int32_t *in_next;      /* chain of (net, sink) entries */
+    int32_t *in_net;       /* the net of each entry */
+    int32_t *out_first;    /* per PE: first net it sends */
+    int32_t *out_next;     /* chain over nets */
+    uint32_t *used_colors; /* per PE index: colours configured at its router (bits) */
+    int32_t *pe_index;     /* per fabric PE: index into the arrays above, or -1 */
+    int32_t npe;           /* PEs indexed */
+    rt_images *im;         /* the result */
 } builder;
 
 static int64_t last_dim(const ir_node *n) {
@@ -59,10 +59,10 @@ static float elem_f(const ir_tensor *t, int64_t i) {
 
 /* SRAM of the PE being built: the image grows as blocks are placed. */
 typedef struct pe_mem {
-    uint8_t *bytes; /* sram_bytes, zeroed */
-    uint32_t top;   /* first free byte */
+    uint8_t *bytes;    /* sram_bytes, zeroed */
+    uint32_t top;      /* first free byte */
     uint32_t data_end; /* last byte with initial data (segments stop here) */
-    bool full;      /* ran out */
+    bool full;         /* ran out */
 } pe_mem;
 
 static uint32_t alloc(pe_mem *m, const ir_target *t, uint64_t bytes, bool data) {
@@ -106,8 +106,7 @@ static uint32_t add_filtered(builder *B, wse_params *P, pe_mem *m, ir_ref r, ir_
     return s;
 }
 
-static uint32_t add_source(builder *B, wse_params *P, pe_mem *m, ir_ref r, int64_t c0,
-                           int64_t c1) {
+static uint32_t add_source(builder *B, wse_params *P, pe_mem *m, ir_ref r, int64_t c0, int64_t c1) {
     return add_filtered(B, P, m, r, (ir_keep){c0, c1, 0, 0, 0});
 }
 
@@ -156,6 +155,82 @@ static int64_t bcast_index(const ir_shape *out, const ir_shape *in, int64_t f) {
     return idx;
 }
 
+static uint32_t dt_code(ir_dtype t) {
+    switch (t) {
+    case IR_F16: return WSE_DT_F16;
+    case IR_BF16: return WSE_DT_BF16;
+    case IR_I32: return WSE_DT_I32;
+    case IR_BOOL: return WSE_DT_BOOL;
+    default: return WSE_DT_F32;
+    }
+}
+
+/* A tensor element as the 32-bit word the wafer carries. */
+static uint32_t word_of(const ir_tensor *t, int64_t i) {
+    uint32_t u = 0;
+    if (t->dtype == IR_BOOL)
+        u = ((const uint8_t *)t->data)[i] != 0;
+    else
+        memcpy(&u, (const uint8_t *)t->data + 4 * i, 4);
+    return u;
+}
+
+static int generic_op(ir_op op) {
+    switch (op) {
+#define G(x)                                                                                       \
+    case IR_##x: return WSE_G_##x
+        G(NEG);
+        G(ABS);
+        G(EXP);
+        G(LOG);
+        G(SQRT);
+        G(RSQRT);
+        G(SIN);
+        G(COS);
+        G(TANH);
+        G(ERF);
+        G(SIGMOID);
+        G(RELU);
+        G(SILU);
+        G(GELU);
+        G(ADD);
+        G(SUB);
+        G(MUL);
+        G(DIV);
+        G(POW);
+        G(MAXIMUM);
+        G(MINIMUM);
+        G(LESS);
+        G(GREATER);
+        G(EQUAL);
+        G(WHERE);
+        G(MATMUL);
+        G(LINEAR);
+        G(SOFTMAX);
+        G(LAYERNORM);
+        G(RMSNORM);
+        G(TRANSPOSE);
+        G(CONCAT);
+        G(GATHER);
+        G(CAUSAL_MASK);
+        G(CAST);
+#undef G
+    case IR_REDUCE_SUM: return WSE_G_SUM;
+    case IR_REDUCE_MEAN: return WSE_G_MEAN;
+    case IR_REDUCE_MAX: return WSE_G_MAX;
+    case IR_REDUCE_MIN: return WSE_G_MIN;
+    default: ir_internal_error("no generic program for op '%s'", ir_ops[op].name);
+    }
+}
+
+/* Whether kernel ki reads value r as a stream (else it is resident). */
+static bool is_streamed(const builder *B, int32_t ki, ir_ref r) {
+    ir_ref base = ir_view_base(B->g, r);
+    for (int32_t i = 0; i < B->kg->nk; i++)
+        if (i != ki && B->kg->k[i].node == base && B->kg->k[i].kind != IR_KK_OUTPUT) return true;
+    return false;
+}
+
 static int pe_slot(const builder *B, int32_t x, int32_t y) {
     return B->pe_index[(int64_t)y * B->t->width + x];
 }
@@ -172,8 +247,8 @@ static int32_t free_color(builder *B, int32_t x, int32_t y) {
     return -1;
 }
 
-static bool build_pe(builder *B, int32_t ki, int32_t c, int32_t r, const cg_plan *pl,
-                     int32_t prog, pe_mem *m) {
+static bool build_pe(builder *B, int32_t ki, int32_t c, int32_t r, const cg_plan *pl, int32_t prog,
+                     pe_mem *m) {
     const ir_graph *g = B->g;
     const ir_kernel *k = &B->kg->k[ki];
     const ir_node *n0 = &g->nodes[k->nodes[0]], *out = &g->nodes[k->node];
@@ -206,6 +281,17 @@ static bool build_pe(builder *B, int32_t ki, int32_t c, int32_t r, const cg_plan
     P->rows = (uint32_t)rows_of(out);
     P->mat_rows = (uint32_t)(out->shape.rank >= 2 ? out->shape.d[out->shape.rank - 2] : 1);
 
+    /* An output of a resident value: its columns of every row, in SRAM. */
+    if (k->kind == IR_KK_OUTPUT && pl->nsrc == 0) {
+        const ir_tensor *v = resident(B, k->node);
+        int64_t rows = P->rows;
+        uint32_t *w = ir_xmalloc(sizeof(uint32_t) * (size_t)(rows * (hi - lo) + 1));
+        for (int64_t t = 0; t < rows; t++)
+            for (int64_t j = lo; j < hi; j++)
+                w[t * (hi - lo) + j - lo] = word_of(v, t * N + j);
+        P->opnd[0].off = put_floats(B, m, (const float *)(const void *)w, rows * (hi - lo));
+        free(w);
+    }
     /* The fused ops' streams first, in the plan's order, over this PE's
      * columns (they have the output's shape). */
     for (int s = 0; s < pl->nsrc; s++)
@@ -214,6 +300,43 @@ static bool build_pe(builder *B, int32_t ki, int32_t c, int32_t r, const cg_plan
         else
             add_source(B, P, m, pl->src[s], lo, hi);
     switch (k->kind) {
+    case IR_KK_GENERIC: {
+        wse_generic *G = &P->gen;
+        G->op = (uint32_t)generic_op(n0->op);
+        G->dtype = dt_code(n0->dtype);
+        G->rank = (uint32_t)out->shape.rank;
+        for (int a = 0; a < out->shape.rank; a++)
+            G->dim[a] = (uint32_t)out->shape.d[a];
+        G->nin = (uint32_t)n0->nin;
+        for (int o = 0; o < n0->nin; o++) {
+            ir_ref r0 = n0->in[o];
+            const ir_node *x = &g->nodes[r0];
+            wse_gopnd *gi = &G->in[o];
+            gi->dtype = dt_code(x->dtype);
+            gi->rank = (uint32_t)x->shape.rank;
+            for (int a = 0; a < x->shape.rank; a++)
+                gi->dim[a] = (uint32_t)x->shape.d[a];
+            if (is_streamed(B, ki, r0)) {
+                gi->src = add_source(B, P, m, r0, 0, last_dim(x));
+            } else {
+                gi->src = WSE_NONE;
+                const ir_tensor *v = resident(B, r0);
+                int64_t numel = ir_shape_numel(&v->shape);
+                uint32_t *w = ir_xmalloc(sizeof(uint32_t) * (size_t)(numel + 1));
+                for (int64_t e = 0; e < numel; e++)
+                    w[e] = word_of(v, e);
+                gi->off = put_floats(B, m, (const float *)(const void *)w, numel);
+                free(w);
+            }
+        }
+        G->axes = n0->op == IR_SOFTMAX || n0->op == IR_CONCAT ? (uint32_t)n0->a.axis : n0->a.axes;
+        G->keepdims = n0->a.keepdims;
+        for (int a = 0; a < out->shape.rank; a++)
+            G->perm[a] = (uint32_t)n0->a.perm[a];
+        G->flags = (n0->a.approx_tanh ? 1u : 0) | (n0->a.ta ? 2u : 0) | (n0->a.tb ? 4u : 0);
+        G->eps = (float)n0->a.eps;
+        break;
+    }
     case IR_KK_MOVE: {
         P->mv_op = n0->op == IR_CONCAT;
         P->mv_rank = (uint32_t)out->shape.rank;
@@ -274,8 +397,10 @@ static bool build_pe(builder *B, int32_t ki, int32_t c, int32_t r, const cg_plan
         P->kb = (uint32_t)(kb.r1 - kb.r0);
         P->tb = n0->a.tb;
         P->m = (uint32_t)(out->shape.rank >= 2 ? out->shape.d[out->shape.rank - 2] : 1);
-        P->bat_a = (uint32_t)(rows_of(A) / (A->shape.rank >= 2 ? A->shape.d[A->shape.rank - 2] : 1));
-        P->bat_b = (uint32_t)(rows_of(Bn) / (Bn->shape.rank >= 2 ? Bn->shape.d[Bn->shape.rank - 2] : 1));
+        P->bat_a =
+            (uint32_t)(rows_of(A) / (A->shape.rank >= 2 ? A->shape.d[A->shape.rank - 2] : 1));
+        P->bat_b =
+            (uint32_t)(rows_of(Bn) / (Bn->shape.rank >= 2 ? Bn->shape.d[Bn->shape.rank - 2] : 1));
         if (r > 0) P->src_north = add_plain(B, P, m, P->rows, P->n);
         break;
     }
@@ -287,7 +412,7 @@ static bool build_pe(builder *B, int32_t ki, int32_t c, int32_t r, const cg_plan
         const ir_node *I = &g->nodes[n0->in[1]];
         P->src_x = add_source(B, P, m, n0->in[1], 0, last_dim(I));
         P->m = (uint32_t)last_dim(I);
-        P->k = (uint32_t)(v1 - v0), P->v0 = (uint32_t)v0;
+        P->k = (uint32_t)(v1 - v0), P->v0 = (uint32_t)v0, P->vrows = (uint32_t)V;
         float *blk = ir_xmalloc(sizeof(float) * (size_t)((v1 - v0) * (hi - lo) + 1));
         for (int64_t i = v0; i < v1; i++)
             for (int64_t j = lo; j < hi; j++)
@@ -336,8 +461,8 @@ static bool build_pe(builder *B, int32_t ki, int32_t c, int32_t r, const cg_plan
             float *buf = ir_xmalloc(sizeof(float) * (size_t)(rows * (hi - lo) + 1));
             for (int64_t t = 0; t < rows; t++)
                 for (int64_t j = lo; j < hi; j++)
-                    buf[t * (hi - lo) + j - lo] = elem_f(v, bcast_index(&out->shape, &v->shape,
-                                                                        t * N + j));
+                    buf[t * (hi - lo) + j - lo] =
+                        elem_f(v, bcast_index(&out->shape, &v->shape, t * N + j));
             P->opnd[s].off = put_floats(B, m, buf, rows * (hi - lo));
             free(buf);
         }
@@ -362,12 +487,16 @@ static bool build_pe(builder *B, int32_t ki, int32_t c, int32_t r, const cg_plan
         case RT_NET_STREAM: {
             ir_ref base = B->kg->k[net->producer].node;
             for (uint32_t s = 0; s < P->nsrc; s++) {
-                bool own = s == P->src_north || s == P->src_west || s == P->src_stats ||
-                           s == P->src_relay;
-                ir_ref rs = s < (uint32_t)pl->nsrc ? pl->src[s]
-                            : s == P->src_x        ? n0->in[k->kind == IR_KK_GATHER ? 1 : 0]
-                            : s == P->src_b && k->kind == IR_KK_MATMUL ? n0->in[1]
-                                                                       : IR_NONE;
+                bool own =
+                    s == P->src_north || s == P->src_west || s == P->src_stats || s == P->src_relay;
+                ir_ref rs = IR_NONE;
+                for (uint32_t q = 0; k->kind == IR_KK_GENERIC && q < P->gen.nin; q++)
+                    if (P->gen.in[q].src == s) rs = n0->in[q];
+                if (rs == IR_NONE)
+                    rs = s < (uint32_t)pl->nsrc ? pl->src[s]
+                         : s == P->src_x        ? n0->in[k->kind == IR_KK_GATHER ? 1 : 0]
+                         : s == P->src_b && k->kind == IR_KK_MATMUL ? n0->in[1]
+                                                                    : IR_NONE;
                 if (!own && rs != IR_NONE && ir_view_base(g, rs) == base) mask |= 1u << s;
             }
             ch->np = (uint32_t)net->np, ch->lo = (uint32_t)net->lo, ch->hi = (uint32_t)net->hi;
@@ -388,8 +517,9 @@ static bool build_pe(builder *B, int32_t ki, int32_t c, int32_t r, const cg_plan
             ch->np = 2, ch->lo = 0, ch->hi = 2;
             break;
         }
-        if (!mask) ir_internal_error("net %d reaches PE (%d,%d) of '%s' but feeds nothing there",
-                                     B->in_net[e], x, y, k->name);
+        if (!mask)
+            ir_internal_error("net %d reaches PE (%d,%d) of '%s' but feeds nothing there",
+                              B->in_net[e], x, y, k->name);
         ch->srcmask = mask;
         P->head.task_color[nchan++] = (uint32_t)net->color;
     }
@@ -408,9 +538,8 @@ static bool build_pe(builder *B, int32_t ki, int32_t c, int32_t r, const cg_plan
     if (host) {
         int32_t color = free_color(B, x, y);
         if (color < 0) {
-            ir_error(B->d, IR_NOLOC,
-                     "edge PE (%d,%d) of '%s' has no colour left for the host link", x, y,
-                     k->name);
+            ir_error(B->d, IR_NOLOC, "edge PE (%d,%d) of '%s' has no colour left for the host link",
+                     x, y, k->name);
             return false;
         }
         rt_host_io *io = NULL;
@@ -541,7 +670,8 @@ bool cg_build_images(const ir_graph *g, const ir_kgraph *kg, const ir_target *t,
         cg_plan_kernel(g, k, pl);
         for (int32_t r = 0; r < k->h && ok; r++)
             for (int32_t c = 0; c < k->w && ok; c++) {
-                if (pl->supported) ok = build_pe(&B, i, c, r, pl, progs->prog_of[i], &m);
+                if (pl->supported)
+                    ok = build_pe(&B, i, c, r, pl, progs->prog_of[i], &m);
                 else if (k->kind == IR_KK_INPUT || k->kind == IR_KK_OUTPUT)
                     /* a placeholder lane: wsc run refuses the trap program first */
                     host_placeholder(&B, k, r);

@@ -10,18 +10,18 @@
 /* The ABI numbers kinds as the IR does, and every source has a task id. */
 _Static_assert((int)WSE_KIND_INPUT == (int)IR_KK_INPUT && (int)WSE_KIND_GEMV == (int)IR_KK_GEMV &&
                    (int)WSE_KIND_MAP == (int)IR_KK_MAP && (int)WSE_KIND_MOVE == (int)IR_KK_MOVE &&
-                   (int)WSE_KIND_MOVE + 1 == (int)IR_NKKINDS,
+                   (int)WSE_KIND_GENERIC + 1 == (int)IR_NKKINDS,
                "wse_abi.h's kinds follow ir_kkind");
 /* The fused ops' streams leave room for a kernel's own sources (main
  * input, north or west, statistics, relay). */
 #define MAX_PLAN_SOURCES (WSE_MAX_SRC - 4)
 
-/* Resident values are weights and views of weights (passes/lower.c decides
- * the same way); everything else streams. */
+/* Resident values are weights and whatever is computed from weights alone
+ * (passes/lower.c decides the same way); everything else streams. */
 static bool is_resident(const ir_graph *g, ir_ref r) {
     const ir_node *n = &g->nodes[r];
     if (n->op == IR_PARAM || n->op == IR_CONST) return true;
-    if (n->op != IR_RESHAPE && n->op != IR_SLICE && n->op != IR_TRANSPOSE) return false;
+    if (n->op == IR_INPUT) return false;
     for (int k = 0; k < n->nin; k++)
         if (!is_resident(g, n->in[k])) return false;
     return true;
@@ -146,12 +146,9 @@ void cg_plan_kernel(const ir_graph *g, const ir_kernel *k, cg_plan *p) {
     switch (k->kind) {
     case IR_KK_INPUT:
     case IR_KK_OUTPUT:
-        if (k->kind == IR_KK_OUTPUT && is_resident(g, k->node))
-            unsupported(p, "an output of a resident value%s", "");
-        if (p->dtype != IR_F32 && p->dtype != IR_I32)
-            unsupported(p, "element type %s", ir_dtype_name(p->dtype));
-        /* Host-facing kernels pass their value through as source 0. */
-        add_source(p, k->node);
+        /* Host-facing kernels pass their value's 32-bit words through as
+         * source 0 (an output of a resident value sends it from SRAM). */
+        if (!(k->kind == IR_KK_OUTPUT && is_resident(g, k->node))) add_source(p, k->node);
         break;
     case IR_KK_GEMV:
         p->bias = n0->op == IR_LINEAR;
@@ -166,10 +163,13 @@ void cg_plan_kernel(const ir_graph *g, const ir_kernel *k, cg_plan *p) {
         if (n0->a.ta) unsupported(p, "a transposed left operand%s", "");
         if (is_resident(g, n0->in[0]) || is_resident(g, n0->in[1]))
             unsupported(p, "a matmul of a weight and a stream other than x @ W%s", "");
-        if (a->shape.rank < 2 || b->shape.rank < 2)
-            unsupported(p, "a matmul of vectors%s", "");
-        int64_t ba = a->shape.rank < 2 ? 1 : ir_shape_numel(&a->shape) / a->shape.d[a->shape.rank - 1] / a->shape.d[a->shape.rank - 2];
-        int64_t bb = b->shape.rank < 2 ? 1 : ir_shape_numel(&b->shape) / b->shape.d[b->shape.rank - 1] / b->shape.d[b->shape.rank - 2];
+        if (a->shape.rank < 2 || b->shape.rank < 2) unsupported(p, "a matmul of vectors%s", "");
+        int64_t ba = a->shape.rank < 2 ? 1
+                                       : ir_shape_numel(&a->shape) / a->shape.d[a->shape.rank - 1] /
+                                             a->shape.d[a->shape.rank - 2];
+        int64_t bb = b->shape.rank < 2 ? 1
+                                       : ir_shape_numel(&b->shape) / b->shape.d[b->shape.rank - 1] /
+                                             b->shape.d[b->shape.rank - 2];
         if (ba != bb && ba != 1 && bb != 1) unsupported(p, "a matmul broadcasting batches%s", "");
         if (ba == 1 && bb != 1) unsupported(p, "a matmul of one left matrix and batches%s", "");
         for (int32_t j = 1; j < k->nnodes; j++)
@@ -187,11 +187,24 @@ void cg_plan_kernel(const ir_graph *g, const ir_kernel *k, cg_plan *p) {
             add_op(g, p, k->nodes[j], k->nodes[j - 1]);
         break;
     }
+    case IR_KK_GENERIC:
+        /* the library evaluates the op; the image builder binds operands */
+        if (n0->nin > WSE_G_MAX_IN)
+            unsupported(p, "more than %s operands in a generic kernel", "4");
+        if (n0->op == IR_CONCAT || n0->op == IR_WHERE || n0->op == IR_LINEAR) {
+            int streams = 0;
+            for (int o = 0; o < n0->nin; o++)
+                streams += !is_resident(g, n0->in[o]);
+            if (streams > WSE_MAX_SRC - 1) unsupported(p, "too many streamed operands%s", "");
+        }
+        p->gen_op = n0->op;
+        break;
     case IR_KK_MOVE:
         /* Moves copy 32-bit words: every operand streams in as a source. */
         if (ir_dtype_size(n0->dtype) != 4 && n0->dtype != IR_BOOL)
             unsupported(p, "element type %s", ir_dtype_name(n0->dtype));
-        if (n0->nin > MAX_PLAN_SOURCES + 3) unsupported(p, "a concat of more than 7 operands%s", "");
+        if (n0->nin > MAX_PLAN_SOURCES + 3)
+            unsupported(p, "a concat of more than 7 operands%s", "");
         for (int o = 0; o < n0->nin; o++) {
             if (is_resident(g, n0->in[o])) unsupported(p, "a resident operand of a move%s", "");
             if (p->nsrc < WSE_MAX_SRC - 1) p->src[p->nsrc++] = n0->in[o];
@@ -241,6 +254,7 @@ void cg_plan_kernel(const ir_graph *g, const ir_kernel *k, cg_plan *p) {
     }
     if (p->bias) KEY(" +bias");
     if (p->row_op >= 0) KEY(" row_op=%d", p->row_op);
+    if (p->kind == IR_KK_GENERIC) KEY(" op=%s", ir_ops[p->gen_op].name);
     KEY(" sources=%d", p->nsrc);
     static const char form[] = "cssvf"; /* chain, stream, scalar, vector, full */
     for (int i = 0; i < p->nops; i++) {

@@ -186,8 +186,8 @@ static void placement_text(const loaded *L, FILE *out) {
 }
 
 static const char *kind_color(ir_kkind k) {
-    static const char *const c[IR_NKKINDS] = {"#8da0cb", "#a6d854", "#fc8d62", "#e78ac3",
-                                              "#66c2a5", "#ffd92f", "#e5c494", "#b3b3b3"};
+    static const char *const c[IR_NKKINDS] = {"#8da0cb", "#a6d854", "#fc8d62", "#e78ac3", "#66c2a5",
+                                              "#ffd92f", "#e5c494", "#b3b3b3", "#80b1d3"};
     return (unsigned)k < IR_NKKINDS ? c[k] : "#ffffff";
 }
 

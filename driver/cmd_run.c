@@ -16,16 +16,16 @@
 
 /* Everything decoded from the artifact. */
 typedef struct loaded {
-    rt_artifact *art;  /* the open file */
-    ir_target t;       /* TARG */
-    ir_graph *g;       /* IRGR */
-    ir_kgraph kg;      /* KERN */
-    rt_routes routes;  /* ROUT */
-    rt_images im;      /* SRAM + IOMP */
-    int32_t nprog;     /* PROG: programs */
-    const uint8_t **bc; /* their bitcode (in the artifact) */
-    uint64_t *bclen;   /* lengths */
-    uint32_t *kind;    /* their kernel kinds */
+    rt_artifact *art;    /* the open file */
+    ir_target t;         /* TARG */
+    ir_graph *g;         /* IRGR */
+    ir_kgraph kg;        /* KERN */
+    rt_routes routes;    /* ROUT */
+    rt_images im;        /* SRAM + IOMP */
+    int32_t nprog;       /* PROG: programs */
+    const uint8_t **bc;  /* their bitcode (in the artifact) */
+    uint64_t *bclen;     /* lengths */
+    uint32_t *kind;      /* their kernel kinds */
     uint32_t *supported; /* whether each has code */
 } loaded;
 
@@ -78,16 +78,16 @@ static bool load(const char *path, loaded *L, ir_diag *d) {
         L->kind[i] = rt_read_u32(&r);
         L->supported[i] = rt_read_u32(&r);
         L->bclen[i] = rt_read_u64(&r);
-        L->bc[i] = r.bad || L->bclen[i] > rt_reader_left(&r) ? NULL
-                                                             : rt_read_bytes(&r, L->bclen[i]);
+        L->bc[i] =
+            r.bad || L->bclen[i] > rt_reader_left(&r) ? NULL : rt_read_bytes(&r, L->bclen[i]);
         if (r.bad || !L->bc[i] || L->kind[i] >= IR_NKKINDS || L->supported[i] > 1) {
             ir_error(d, IR_NOLOC, "artifact: the program section is malformed (program %u)", i);
             return false;
         }
     }
     size_t sl, il;
-    const void *sp = section(L, RT_SEC_SRAM, &sl, d), *ip = sp ? section(L, RT_SEC_IOMAP, &il, d)
-                                                               : NULL;
+    const void *sp = section(L, RT_SEC_SRAM, &sl, d),
+               *ip = sp ? section(L, RT_SEC_IOMAP, &il, d) : NULL;
     if (!sp || !ip) return false;
     if (!rt_decode_images(sp, sl, ip, il, &L->t, L->kg.nk, L->nprog, &L->im, d)) return false;
     return true;
@@ -204,8 +204,9 @@ static int check_outputs(const drv_args *a, const loaded *L, ir_tensor *const *i
                      L->g->outputs[k].name, (long long)bad, (long long)n, (long long)first, worst);
             status = IR_EXIT_INPUT;
         } else {
-            fprintf(stderr, "wsc run: --check: output '%s' matches the interpreter (%lld elements, "
-                            "largest difference %.3g)\n",
+            fprintf(stderr,
+                    "wsc run: --check: output '%s' matches the interpreter (%lld elements, "
+                    "largest difference %.3g)\n",
                     L->g->outputs[k].name, (long long)n, worst);
         }
     }
@@ -234,6 +235,8 @@ int drv_run(const drv_args *a, ir_diag *d) {
     if (!status) status = drv_read_inputs(a, L.g, &ins, d);
     if (!status) status = drv_make_dirs(a->outdir, d);
     if (status) {
+        for (int32_t i = 0; ins && i < L.im.nin; i++)
+            ir_tensor_free(ins[i]);
         free(ins);
         unload(&L);
         return status;
@@ -274,6 +277,19 @@ int drv_run(const drv_args *a, ir_diag *d) {
         for (int32_t s = 0; s < p->nseg; s++)
             memcpy(mem[i] + p->seg[s].off, p->seg[s].data, p->seg[s].len);
         pes[i] = (rt_sim_pe){p->x, p->y, init[p->program], task[p->program], mem[i], len};
+        const char *why = NULL;
+        if (L.kind[p->program] != (uint32_t)L.kg.k[p->kernel].kind)
+            why = "its program is for another kind of kernel";
+        else if (!rt_check_params(mem[i], len, (uint64_t)L.t.sram_bytes, L.kind[p->program],
+                                  L.t.colors, &why))
+            ;
+        else
+            why = NULL;
+        if (why) {
+            ir_error(d, IR_NOLOC, "artifact: PE (%d,%d) of kernel '%s': %s", p->x, p->y,
+                     L.kg.k[p->kernel].name, why);
+            status = IR_EXIT_INPUT;
+        }
     }
     int64_t nroutes = 0;
     for (int32_t i = 0; i < L.routes.n; i++)
@@ -336,8 +352,8 @@ int drv_run(const drv_args *a, ir_diag *d) {
          * task events: what Perfetto opens comfortably. */
         trace = (rt_sim_trace){tf, 0, 0, L.t.width, L.t.height, 0, 1000000, 200000};
     }
-    rt_sim_desc desc = {&L.t,  pes,  L.im.npe, routes, (int32_t)nr, sin, nlin, sout, nlout,
-                        a->threads, 0, tf ? &trace : NULL, NULL, NULL};
+    rt_sim_desc desc = {&L.t, pes,   L.im.npe,   routes, (int32_t)nr,        sin,  nlin,
+                        sout, nlout, a->threads, 0,      tf ? &trace : NULL, NULL, NULL};
     if (isatty(2)) desc.progress = progress;
     rt_sim_result res = {0};
     ir_tensor **outs = ir_xcalloc((size_t)L.im.nout + 1, sizeof *outs);

@@ -360,8 +360,8 @@ ir_tensor *ir_param_value(const ir_node *n) {
 /* --------------------------------------------------------- kernel graphs */
 
 const char *ir_kkind_name(ir_kkind k) {
-    static const char *const names[IR_NKKINDS] = {"input", "output", "gemv",   "matmul",
-                                                  "map",   "row",    "gather", "move"};
+    static const char *const names[IR_NKKINDS] = {"input", "output", "gemv", "matmul", "map",
+                                                  "row",   "gather", "move", "generic"};
     return (unsigned)k < IR_NKKINDS ? names[k] : "?";
 }
 

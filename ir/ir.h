@@ -421,10 +421,10 @@ void ir_target_write(const ir_target *t, FILE *out);
  * (i_0, ..., i_{rank-1}) is element base + sum i_k * stride[k] of the value
  * at the chain's base. Strides nest, so ir_view_inverse is exact. */
 typedef struct ir_view {
-    int rank;                     /* axes */
-    int64_t base;                 /* value element of operand element 0 */
-    int64_t dim[IR_MAX_RANK];     /* operand extents */
-    int64_t stride[IR_MAX_RANK];  /* value elements per step (0 on unit axes) */
+    int rank;                    /* axes */
+    int64_t base;                /* value element of operand element 0 */
+    int64_t dim[IR_MAX_RANK];    /* operand extents */
+    int64_t stride[IR_MAX_RANK]; /* value elements per step (0 on unit axes) */
 } ir_view;
 
 /* The value under r's reshapes and slices. */
@@ -444,15 +444,17 @@ int64_t ir_view_inverse(const ir_view *v, int64_t f);
  * All kernels are resident at once and activations stream through them
  * (layer-pipelined execution). docs/kernels.md describes each kind. */
 typedef enum ir_kkind {
-    IR_KK_INPUT,  /* host input, streamed in on the west edge */
-    IR_KK_OUTPUT, /* host output, collected on the east edge */
-    IR_KK_GEMV,   /* weight-stationary matmul: weights split over the rectangle,
-                     input slices multicast along rows, partial sums reduced down columns */
-    IR_KK_MATMUL, /* matmul of two activations: one operand buffered in SRAM */
-    IR_KK_MAP,    /* elementwise ops over row slices */
-    IR_KK_ROW,    /* softmax, norms and reductions: reduce-and-broadcast along the row */
-    IR_KK_GATHER, /* embedding lookup: table rows split over the PEs */
-    IR_KK_MOVE,   /* transpose and concat: buffered and re-emitted in the new order */
+    IR_KK_INPUT,   /* host input, streamed in on the west edge */
+    IR_KK_OUTPUT,  /* host output, collected on the east edge */
+    IR_KK_GEMV,    /* weight-stationary matmul: weights split over the rectangle,
+                      input slices multicast along rows, partial sums reduced down columns */
+    IR_KK_MATMUL,  /* matmul of two activations: one operand buffered in SRAM */
+    IR_KK_MAP,     /* elementwise ops over row slices */
+    IR_KK_ROW,     /* softmax, norms and reductions: reduce-and-broadcast along the row */
+    IR_KK_GATHER,  /* embedding lookup: table rows split over the PEs */
+    IR_KK_MOVE,    /* transpose and concat: buffered and re-emitted in the new order */
+    IR_KK_GENERIC, /* anything else (other element types, axes, broadcasts): each lane holds its
+                      operands whole and computes its columns element by element */
     IR_NKKINDS
 } ir_kkind;
 

@@ -16,9 +16,13 @@ int32_t ir_in_lanes(const ir_graph *g, const ir_kernel *k, ir_ref r, ir_lane_kin
     case IR_KK_OUTPUT: *kind = IR_LANES_ROWS; return k->h;
     case IR_KK_GATHER: *kind = IR_LANES_ALL; return 1;
     case IR_KK_MATMUL:
-        if (n0->in[0] == r) {
-            *kind = IR_LANES_ALL;
-            return 1;
+        /* the left operand's contraction slices go along the rows, as a
+         * gemv's x, and so does a transposed right operand (its columns are
+         * the contraction); an upright right operand's columns go down the
+         * columns. Each PE then keeps its block's rows. */
+        if (n0->in[0] == r || n0->a.tb) {
+            *kind = IR_LANES_ROWS;
+            return k->h;
         }
         *kind = IR_LANES_COLS;
         return k->w;
@@ -42,13 +46,7 @@ ir_keep ir_lane_keep(const ir_graph *g, const ir_kernel *k, ir_ref r, int32_t j)
     ir_keep kp = {0, ncol, 0, 0, 0};
     ir_lane_kind kind;
     int32_t q = ir_in_lanes(g, k, r, &kind);
-    if (kind == IR_LANES_ALL) return kp;
-    if (k->kind == IR_KK_MATMUL && n0->a.tb) {
-        /* B^T: lane j holds output columns j, which are rows of B */
-        int64_t n = R->shape.rank >= 2 ? R->shape.d[R->shape.rank - 2] : 1;
-        kp.rmod = n, kp.r0 = (int64_t)j * n / q, kp.r1 = (int64_t)(j + 1) * n / q;
-        return kp;
-    }
+    if (kind == IR_LANES_ALL || k->kind == IR_KK_GENERIC) return kp;
     if (k->kind == IR_KK_MOVE && !move_keeps_columns(g, n0)) return kp;
     if (k->kind == IR_KK_MOVE && n0->op == IR_CONCAT) {
         /* every operand has the output's columns */

@@ -225,7 +225,8 @@ static void store(ir_tensor *t, int64_t at, const double *v, int n) {
 #if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__) && defined(__linux__)
 __attribute__((target_clones("avx2", "default")))
 #endif
-static void run(const job *j) {
+static void
+run(const job *j) {
     double v[BLOCK];
     /* j->begin is a multiple of BLOCK: blocks hold whole pairs */
     for (int64_t at = j->begin; at < j->end; at += BLOCK) {

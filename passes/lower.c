@@ -27,6 +27,25 @@ static bool is_view(ir_op op) {
     return op == IR_RESHAPE || op == IR_SLICE;
 }
 
+/* Fast programs exist for f32 elementwise ops of this list (the fused-op
+ * generator of codegen/cg.c); everything else runs in a generic kernel. */
+static bool fast_op(ir_op op) {
+    ir_kind k = ir_ops[op].kind;
+    return k == IR_K_UNARY || k == IR_K_BINARY || op == IR_CAUSAL_MASK;
+}
+
+static bool all_f32(const ir_graph *g, const ir_node *n) {
+    if (n->dtype != IR_F32) return false;
+    for (int k = 0; k < n->nin; k++)
+        if (g->nodes[n->in[k]].dtype != IR_F32) return false;
+    return true;
+}
+
+static int64_t batches(const ir_node *n) {
+    int r = n->shape.rank;
+    return r < 2 ? 1 : ir_shape_numel(&n->shape) / (n->shape.d[r - 1] * n->shape.d[r - 2]);
+}
+
 static bool is_elementwise(const ir_node *n) {
     ir_kind k = ir_ops[n->op].kind;
     return k == IR_K_UNARY || k == IR_K_BINARY || k == IR_K_COMPARE || n->op == IR_WHERE ||
@@ -100,7 +119,15 @@ static int32_t fusion_target(lowering *L, ir_ref i) {
         int32_t ki = L->kernel[o];
         if (ki < 0 || L->kg->k[ki].node != o) continue; /* a view of it, or not its last value */
         ir_kkind kind = L->kg->k[ki].kind;
-        if (kind == IR_KK_INPUT || kind == IR_KK_OUTPUT || kind == IR_KK_MOVE) continue;
+        if (kind == IR_KK_INPUT || kind == IR_KK_OUTPUT || kind == IR_KK_MOVE ||
+            kind == IR_KK_GENERIC)
+            continue;
+        /* the fused-op generator reads other streams element for element */
+        bool same = true;
+        for (int j = 0; j < n->nin; j++)
+            if (n->in[j] != o && L->cls[n->in[j]] == V_STREAM)
+                same &= ir_shape_eq(&L->g->nodes[n->in[j]].shape, &n->shape);
+        if (!same) continue;
         if (!ir_shape_eq(&L->g->nodes[o].shape, &n->shape)) continue;
         /* A kernel that emits from its bottom row gets streams by its
          * input layout (a gemv's contraction slices), so an op bringing a
@@ -199,9 +226,10 @@ bool pass_lower(const ir_graph *g, ir_kgraph *kg, ir_diag *d) {
         bool all_resident = true;
         for (int k = 0; k < x->nin; k++)
             all_resident &= L.cls[x->in[k]] == V_RESIDENT;
-        /* Views and transposes of weights are addressing, decided at compile
-         * time: the weight is laid out in SRAM in the order its user wants. */
-        if (all_resident && (is_view(x->op) || x->op == IR_TRANSPOSE)) {
+        /* Anything computed from weights alone is computed at compile time
+         * (views and transposes of weights are addressing: the weight is
+         * laid out in SRAM in the order its user wants). */
+        if (all_resident) {
             L.cls[i] = V_RESIDENT;
             continue;
         }
@@ -213,28 +241,66 @@ bool pass_lower(const ir_graph *g, ir_kgraph *kg, ir_diag *d) {
         switch (x->op) {
         case IR_MATMUL:
         case IR_LINEAR: {
-            const ir_node *b = &g->nodes[x->in[1]];
-            bool weights = L.cls[x->in[1]] == V_RESIDENT && b->shape.rank == 2 && !x->a.ta;
-            add_kernel(&L, weights ? IR_KK_GEMV : IR_KK_MATMUL, i);
+            const ir_node *a = &g->nodes[x->in[0]], *b = &g->nodes[x->in[1]];
+            bool f32 = all_f32(g, x);
+            bool weights = L.cls[x->in[1]] == V_RESIDENT && b->shape.rank == 2 && !x->a.ta &&
+                           L.cls[x->in[0]] == V_STREAM && a->shape.rank >= 1 &&
+                           (x->op == IR_MATMUL || L.cls[x->in[2]] == V_RESIDENT);
+            bool streams = x->op == IR_MATMUL && L.cls[x->in[0]] == V_STREAM &&
+                           L.cls[x->in[1]] == V_STREAM && !x->a.ta && a->shape.rank >= 2 &&
+                           b->shape.rank >= 2 && (batches(a) == batches(b) || batches(b) == 1);
+            add_kernel(&L,
+                       f32 && weights   ? IR_KK_GEMV
+                       : f32 && streams ? IR_KK_MATMUL
+                                        : IR_KK_GENERIC,
+                       i);
             break;
         }
-        case IR_GATHER: add_kernel(&L, IR_KK_GATHER, i); break;
+        case IR_GATHER: {
+            const ir_node *t = &g->nodes[x->in[0]];
+            bool fast = L.cls[x->in[0]] == V_RESIDENT && t->shape.rank == 2 && t->dtype == IR_F32 &&
+                        L.cls[x->in[1]] == V_STREAM;
+            add_kernel(&L, fast ? IR_KK_GATHER : IR_KK_GENERIC, i);
+            break;
+        }
         case IR_SOFTMAX:
         case IR_LAYERNORM:
         case IR_RMSNORM:
         case IR_REDUCE_SUM:
         case IR_REDUCE_MEAN:
         case IR_REDUCE_MAX:
-        case IR_REDUCE_MIN: add_kernel(&L, IR_KK_ROW, i); break;
+        case IR_REDUCE_MIN: {
+            /* one reduction along the row, gains and biases resident */
+            const ir_node *in = &g->nodes[x->in[0]];
+            int rank = in->shape.rank;
+            bool fast = all_f32(g, x) && rank >= 1 && L.cls[x->in[0]] == V_STREAM;
+            if (x->op == IR_SOFTMAX) fast &= x->a.axis == rank - 1;
+            if (ir_ops[x->op].kind == IR_K_REDUCE) fast &= x->a.axes == 1u << (rank - 1);
+            for (int k = 1; k < x->nin; k++)
+                fast &= L.cls[x->in[k]] == V_RESIDENT;
+            add_kernel(&L, fast ? IR_KK_ROW : IR_KK_GENERIC, i);
+            break;
+        }
         case IR_TRANSPOSE:
-        case IR_CONCAT: add_kernel(&L, IR_KK_MOVE, i); break;
-        default:
+        case IR_CONCAT: {
+            bool streams = true;
+            for (int k = 0; k < x->nin; k++)
+                streams &= L.cls[x->in[k]] == V_STREAM;
+            add_kernel(&L, streams ? IR_KK_MOVE : IR_KK_GENERIC, i);
+            break;
+        }
+        default: {
             if (!is_elementwise(x)) ir_internal_error("no kernel for op '%s'", ir_ops[x->op].name);
-            int32_t ki = fusion_target(&L, i);
+            bool fast = fast_op(x->op) && all_f32(g, x);
+            for (int k = 0; k < x->nin; k++)
+                if (L.cls[x->in[k]] == V_STREAM)
+                    fast &= ir_shape_eq(&g->nodes[x->in[k]].shape, &x->shape);
+            int32_t ki = fast ? fusion_target(&L, i) : -1;
             if (ki >= 0)
                 fuse(&L, ki, i);
             else
-                add_kernel(&L, IR_KK_MAP, i);
+                add_kernel(&L, fast ? IR_KK_MAP : IR_KK_GENERIC, i);
+        }
         }
     }
     /* Outputs: a kernel on the east edge per output. */

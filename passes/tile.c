@@ -7,6 +7,8 @@
  * fabric (the rest is slack for packing and routing). */
 #include "pass.h"
 
+#include "../runtime/wse_abi.h"
+
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -24,7 +26,8 @@ typedef struct shape {
     int64_t maxw;     /* largest useful w */
     int64_t maxh;     /* largest useful h */
     int64_t work;     /* multiply-adds or element operations per pass */
-    int64_t whole;    /* elements every PE holds whole (moves that reorder columns) */
+    int64_t whole;    /* elements every PE holds whole (moves that reorder columns, generic) */
+    int64_t epilogue_streams; /* streamed operands of its fused ops (map: of its ops) */
 } shape;
 
 static int64_t cdiv(int64_t a, int64_t b) {
@@ -55,12 +58,19 @@ static shape kernel_shape(const ir_graph *g, const ir_kernel *k, const ir_target
     s.epilogue = k->nnodes - 1;
     s.maxw = s.n;
     s.maxh = 1;
-    /* Resident operands of fused ops (biases, gains) are split by lanes. */
-    for (int32_t j = 1; j < k->nnodes; j++) {
+    /* Resident operands of fused ops (biases, gains) are split by lanes;
+     * streamed ones are buffered per row. */
+    for (int32_t j = 0; j < k->nnodes; j++) {
         const ir_node *y = &g->nodes[k->nodes[j]];
         for (int o = 0; o < y->nin; o++) {
             const ir_node *op = &g->nodes[y->in[o]];
-            if ((op->op == IR_PARAM || op->op == IR_CONST) && elems(op) > 1) s.lanes += elems(op);
+            if (j && (op->op == IR_PARAM || op->op == IR_CONST) && elems(op) > 1)
+                s.lanes += elems(op);
+            bool inside = false;
+            for (int32_t q = 0; q < k->nnodes; q++)
+                inside |= k->nodes[q] == y->in[o];
+            if (!inside && op->op != IR_PARAM && op->op != IR_CONST && (j || k->kind == IR_KK_MAP))
+                s.epilogue_streams++;
         }
     }
     switch (k->kind) {
@@ -115,6 +125,20 @@ static shape kernel_shape(const ir_graph *g, const ir_kernel *k, const ir_target
         s.work = elems(out);
         break;
     }
+    case IR_KK_GENERIC: {
+        /* every lane holds all operands (docs/kernels.md) */
+        s.whole = 0;
+        for (int o = 0; o < x->nin; o++)
+            s.whole += elems(&g->nodes[x->in[o]]);
+        s.maxh = 1;
+        int64_t per = 1;
+        if (x->op == IR_MATMUL || x->op == IR_LINEAR) per = last(&g->nodes[x->in[0]]);
+        if (ir_ops[x->op].kind == IR_K_NORM || ir_ops[x->op].kind == IR_K_REDUCE)
+            per = max64(1, elems(&g->nodes[x->in[0]]) / max64(1, elems(out))) * 3;
+        s.work = elems(out) * per;
+        s.epilogue = 0;
+        break;
+    }
     case IR_KK_MAP:
         for (int o = 0; o < x->nin; o++) {
             const ir_node *op = &g->nodes[x->in[o]];
@@ -137,39 +161,56 @@ static shape kernel_shape(const ir_graph *g, const ir_kernel *k, const ir_target
     return s;
 }
 
-/* SRAM bytes of the busiest PE and cycles per pass at w x h. */
+/* SRAM bytes of the busiest PE and cycles per pass at w x h. The PE
+ * programs (codegen/pe/wsl.c) buffer every streamed operand's rows for the
+ * whole pass, with a counter per row, so buffers grow with the rows. */
 static void evaluate(const shape *s, const ir_kernel *k, int64_t w, int64_t h, int64_t *sram,
                      int64_t *cycles, int64_t *data, int64_t *buffers, int64_t *program) {
-    int64_t slice_n = cdiv(s->n, k->kind == IR_KK_INPUT || k->kind == IR_KK_OUTPUT ? h : w);
+    bool host = k->kind == IR_KK_INPUT || k->kind == IR_KK_OUTPUT;
+    int64_t lanes = host ? h : w;
+    int64_t slice_n = cdiv(s->n, lanes);
     int64_t slice_k = cdiv(s->k, h);
-    *program = 1024 + 256 * k->nnodes;
+    int64_t rows = s->rows;
+    *program = 1024 + 256 * k->nnodes + (int64_t)sizeof(wse_params);
     *data = cdiv(s->held, w * h) * s->esize + cdiv(s->lanes, w) * 4 + s->whole * 4;
+    /* match_lanes keeps relays away (a relaying lane would buffer more) */
+    int64_t relay = 0;
+    (void)lanes;
+    int64_t scratch = 4 * max64(slice_n, slice_k) + 16;
     switch (k->kind) {
     case IR_KK_GEMV:
         *data = slice_k * slice_n * s->esize + cdiv(s->lanes, w) * 4;
-        /* double-buffered input slice and partial sums */
-        *buffers = 2 * (slice_k + slice_n) * 4;
-        *cycles = s->rows * (slice_k * slice_n + slice_n * (1 + s->epilogue));
+        /* x's contraction slice and the north partial sums, per row */
+        *buffers = rows * (slice_k + 1) * 4 + (h > 1 ? rows * (slice_n + 1) * 4 : 0);
+        *cycles = rows * (slice_k * slice_n + slice_n * (1 + s->epilogue));
         break;
     case IR_KK_MATMUL:
-        *buffers = 2 * (s->k + slice_n) * 4;
-        *cycles = cdiv(s->work, w * h) + s->rows * slice_n * (1 + s->epilogue);
+        /* the left operand's slice of every row, the right one's block in data */
+        *buffers = rows * (slice_k + 1) * 4 + (h > 1 ? rows * (slice_n + 1) * 4 : 0);
+        *cycles = cdiv(s->work, w * h) + rows * slice_n * (1 + s->epilogue);
         break;
     case IR_KK_ROW:
-        *buffers = 2 * slice_n * 4;
+        /* the row slice, and the statistics from the west and of the row */
+        *buffers = rows * (slice_n + 1) * 4 * (1 + s->epilogue_streams) + rows * 6 * 4;
         /* a reduce-and-broadcast along the row per row: 2 w hops */
-        *cycles = s->rows * (5 * slice_n + 2 * w + slice_n * s->epilogue);
+        *cycles = rows * (5 * slice_n + 2 * w + slice_n * s->epilogue);
         break;
     case IR_KK_INPUT:
     case IR_KK_OUTPUT:
-        *buffers = 2 * slice_n * 4;
-        *cycles = s->rows * slice_n;
+        *buffers = rows * (slice_n + 1) * 4;
+        *cycles = rows * slice_n;
+        break;
+    case IR_KK_MAP:
+        *buffers = rows * (slice_n + 1) * 4 * max64(1, s->epilogue_streams);
+        *cycles = cdiv(s->work, w * h) + rows * slice_n * s->epilogue;
         break;
     default:
-        *buffers = 2 * slice_n * 4;
-        *cycles = cdiv(s->work, w * h) + s->rows * slice_n * s->epilogue;
+        /* move and generic: their operands are `data` */
+        *buffers = 0;
+        *cycles = cdiv(s->work, w * h) + rows * slice_n * s->epilogue;
         break;
     }
+    *buffers += relay + scratch;
     *sram = *data + *buffers + *program;
 }
 
@@ -202,6 +243,53 @@ static bool best_size(const shape *s, const ir_kernel *k, const ir_target *t, in
             }
         }
     return best != INT64_MAX;
+}
+
+/* Output lanes of a kernel (placer/nets.c's out_lanes). */
+static int64_t out_lanes(const ir_kernel *k) {
+    return k->kind == IR_KK_INPUT || k->kind == IR_KK_OUTPUT ? k->h : k->w;
+}
+
+/* A consumer lane gets one net per producer lane it needs, or per relay
+ * group of up to 4 of them (placer/nets.c); a PE has 16 data tasks and a
+ * router 24 colours. So no kernel takes an operand on fewer than 1/12 of its
+ * producer's output lanes (a lane then gets about 4 nets), and on fewer than
+ * half of them (no relays) when the producer's lanes could not buffer what
+ * they relay (`tight`): a kernel sized by its own work alone (a 1-wide map
+ * after a 64-wide gemv) is widened. In pipeline order, so a widened
+ * kernel's own consumers see its new width. */
+static void match_lanes(const ir_graph *g, ir_kgraph *kg, const shape *sh, const ir_target *t,
+                        const uint8_t *tight) {
+    int32_t *order = ir_xmalloc(sizeof(int32_t) * ((size_t)kg->ns + 1)), n = 0;
+    for (int32_t ka = 0; ka < kg->nk; ka++)
+        for (int32_t s = 0; s < kg->ns; s++)
+            if (kg->s[s].src == ka) order[n++] = s;
+    for (int32_t i = 0; i < n; i++) {
+        int32_t s = order[i];
+        const ir_kernel *a = &kg->k[kg->s[s].src];
+        ir_kernel *b = &kg->k[kg->s[s].dst];
+        int64_t need = cdiv(out_lanes(a), tight[kg->s[s].src] ? 2 : 12);
+        const shape *bs = &sh[kg->s[s].dst];
+        ir_lane_kind kind = IR_LANES_ALL;
+        for (int32_t j = 0; j < b->nnodes; j++) {
+            const ir_node *x = &g->nodes[b->nodes[j]];
+            for (int o = 0; o < x->nin; o++)
+                if (ir_view_base(g, x->in[o]) == a->node) ir_in_lanes(g, b, x->in[o], &kind);
+        }
+        if (b->kind == IR_KK_OUTPUT) kind = IR_LANES_ROWS;
+        int64_t sram, cyc, d0, d1, d2;
+        if (kind == IR_LANES_ROWS && b->h < need) {
+            b->h = (int32_t)min64(need, bs->maxh);
+        } else if (kind == IR_LANES_COLS && b->w < need) {
+            b->w = (int32_t)min64(need, bs->maxw);
+        } else {
+            continue;
+        }
+        evaluate(bs, b, b->w, b->h, &sram, &b->cycles, &b->sram_data, &b->sram_buffers,
+                 &b->sram_program);
+        (void)t, (void)sram, (void)cyc, (void)d0, (void)d1, (void)d2;
+    }
+    free(order);
 }
 
 bool pass_tile(const ir_graph *g, ir_kgraph *kg, const ir_target *t, ir_diag *d) {
@@ -283,6 +371,30 @@ bool pass_tile(const ir_graph *g, ir_kgraph *kg, const ir_target *t, ir_diag *d)
         k->work = sh[i].work;
         k->colors = k->kind == IR_KK_GEMV ? 2 : k->kind == IR_KK_ROW ? 2 : 1;
     }
+    /* Lanes matched loosely first; producers whose relays would overflow
+     * SRAM then get consumers at least half as wide (no relays). */
+    uint8_t *tight = ir_xcalloc((size_t)n + 1, 1);
+    match_lanes(g, kg, sh, t, tight);
+    bool again = false;
+    for (int32_t i = 0; i < n; i++) {
+        ir_kernel *a = &kg->k[i];
+        int64_t qmin = INT64_MAX;
+        for (int32_t s = 0; s < kg->ns; s++)
+            if (kg->s[s].src == i) {
+                const ir_kernel *b = &kg->k[kg->s[s].dst];
+                qmin = min64(qmin, min64(b->w, b->h) > 0 ? max64(b->w, b->h) : 1);
+            }
+        if (qmin == INT64_MAX) continue;
+        int64_t p = out_lanes(a), need = cdiv(p, qmin) + 1;
+        int64_t r = need <= 3 ? 1 : min64(4, cdiv(need, 3));
+        int64_t relay = (r - 1) * cdiv(sh[i].n, p) * sh[i].rows * 4;
+        if (relay && a->sram_data + a->sram_buffers + a->sram_program + relay > t->sram_bytes)
+            tight[i] = 1, again = true;
+        else
+            a->sram_buffers += relay;
+    }
+    if (again) match_lanes(g, kg, sh, t, tight);
+    free(tight);
     /* Input and output columns stand on the west and east edges: together
      * they may be at most as tall as the fabric. */
     for (int side = 0; side < 2; side++) {
@@ -291,8 +403,9 @@ bool pass_tile(const ir_graph *g, ir_kgraph *kg, const ir_target *t, ir_diag *d)
         for (int32_t i = 0; i < n; i++)
             if (kg->k[i].kind == kind) total += kg->k[i].h, count++;
         if (count > t->height) {
-            ir_error(d, IR_NOLOC, "the model has %lld %ss; the fabric's %s edge has %d rows for them", (long long)count,
-                     side ? "output" : "input", side ? "east" : "west", t->height);
+            ir_error(
+                d, IR_NOLOC, "the model has %lld %ss; the fabric's %s edge has %d rows for them",
+                (long long)count, side ? "output" : "input", side ? "east" : "west", t->height);
             free(sh), free(w), free(h);
             return false;
         }
@@ -307,7 +420,8 @@ bool pass_tile(const ir_graph *g, ir_kgraph *kg, const ir_target *t, ir_diag *d)
             k->h -= (int32_t)cut;
             total -= cut;
             int64_t sram;
-            evaluate(&sh[tall], k, k->w, k->h, &sram, &k->cycles, &k->sram_data, &k->sram_buffers, &k->sram_program);
+            evaluate(&sh[tall], k, k->w, k->h, &sram, &k->cycles, &k->sram_data, &k->sram_buffers,
+                     &k->sram_program);
         }
     }
     free(sh), free(w), free(h);

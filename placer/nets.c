@@ -67,8 +67,7 @@ static int32_t lane_of(int64_t c, int64_t n, int32_t p) {
 }
 
 /* Appends the PEs of lane j to (xs, ys). */
-static int32_t lane_pes(const ir_kernel *k, ir_lane_kind l, int32_t j, int32_t *xs,
-                        int32_t *ys) {
+static int32_t lane_pes(const ir_kernel *k, ir_lane_kind l, int32_t j, int32_t *xs, int32_t *ys) {
     int32_t n = 0;
     if (l == IR_LANES_ALL) {
         for (int32_t y = 0; y < k->h; y++)
@@ -165,10 +164,10 @@ static int32_t unique_pes(int32_t *xs, int32_t *ys, int32_t n) {
 
 /* A consumer lane and the producer lanes it needs. */
 typedef struct need {
-    int32_t kernel;   /* consumer */
-    int32_t lane;     /* its lane */
+    int32_t kernel;    /* consumer */
+    int32_t lane;      /* its lane */
     ir_lane_kind kind; /* lane layout */
-    int32_t producer; /* a producer lane it needs */
+    int32_t producer;  /* a producer lane it needs */
 } need;
 
 typedef struct needs {
@@ -310,7 +309,10 @@ int32_t pl_build_nets(const ir_graph *g, const ir_kgraph *kg, double *period, pl
             i = j;
         }
         free(keys);
+        /* at most 4 lanes to a group: a lane buffers the lanes it relays
+         * (passes/tile.c budgets 3) */
         int32_t r = maxneed <= 3 ? 1 : (int32_t)((maxneed + 2) / 3);
+        if (r > 4) r = 4;
         int32_t ngroups = (p + r - 1) / r;
         int64_t pos = 0;
         for (int32_t gi = 0; gi < ngroups; gi++) {
@@ -369,15 +371,15 @@ int32_t pl_build_nets(const ir_graph *g, const ir_kgraph *kg, double *period, pl
                 int64_t nc = (int64_t)(x + 1) * n / k->w - (int64_t)x * n / k->w;
                 for (int32_t y = 0; y + 1 < k->h; y++) {
                     int32_t tx = k->x + x, ty = k->y + y + 1;
-                    add_net(&nl, (pl_netinfo){i, -1, i, PL_NET_SOUTH, 0, 0, 0}, k->x + x,
-                            k->y + y, &tx, &ty, 1, (double)k->rows * (double)nc);
+                    add_net(&nl, (pl_netinfo){i, -1, i, PL_NET_SOUTH, 0, 0, 0}, k->x + x, k->y + y,
+                            &tx, &ty, 1, (double)k->rows * (double)nc);
                 }
             }
         } else if (k->kind == IR_KK_ROW && k->w > 1) {
             for (int32_t x = 0; x + 1 < k->w; x++) {
                 int32_t tx = k->x + x + 1, ty = k->y;
-                add_net(&nl, (pl_netinfo){i, -1, i, PL_NET_EAST, 0, 0, 0}, k->x + x, k->y, &tx,
-                        &ty, 1, 2.0 * (double)k->rows);
+                add_net(&nl, (pl_netinfo){i, -1, i, PL_NET_EAST, 0, 0, 0}, k->x + x, k->y, &tx, &ty,
+                        1, 2.0 * (double)k->rows);
             }
             int32_t m = 0;
             for (int32_t x = 0; x + 1 < k->w; x++)

@@ -36,11 +36,12 @@ enum {
 };
 
 /* Costs (docs/router.md): a hop costs (1 + history) x (1 + pres_fac x overuse). */
-#define PRES_FAC0 0.5 /* present-congestion weight of the first round */
-#define PRES_MULT 1.6 /* its growth per round */
-#define PRES_MAX  1e6 /* its ceiling (keeps float costs exact enough to compare) */
-#define HIST_FAC  1.0 /* history added per round to an overused resource, per unit of overuse */
-#define ASTAR_FAC 1.2 /* weight of the distance estimate: > 1 goes straight when uncongested */
+#define PRES_FAC0    0.5 /* present-congestion weight of the first round */
+#define PRES_MULT    1.6 /* its growth per round */
+#define PRES_MAX     1e6 /* its ceiling (keeps float costs exact enough to compare) */
+#define HIST_FAC     1.0 /* history added per round to an overused resource, per unit of overuse */
+#define SLACK_ROUNDS 8   /* rounds that keep routers a sixth below `colors` before colouring */
+#define ASTAR_FAC    1.2 /* weight of the distance estimate: > 1 goes straight when uncongested */
 
 /* Loads are held in fixed point, UNIT per link capacity, each rounded up, so
  * sums are exact and order-free and a legal sum is legal in real numbers;
@@ -113,6 +114,9 @@ typedef struct router {
     uint32_t tree; /* number of the tree being built */
 
     int32_t *chead;  /* MAX_CELLS: first hop of each grid cell, -1 empty */
+    bool first_pass; /* routing every net for the first time */
+    int32_t cap1;    /* nets a router may carry before colours are assigned: a few below
+                        `colors` in the first rounds, so colouring has slack, then `colors` */
     int32_t *cnext;  /* per hop of the tree being built: next hop of its cell */
     int32_t *tx;     /* per hop: x */
     int32_t *ty;     /* per hop: y */
@@ -282,11 +286,48 @@ static float hop_cost(const router *r, size_t link, int32_t u, bool u_in_tree, c
     if (lo > SLACK) over += (double)lo / UNIT;
     if (!u_in_tree) {
         int32_t ro =
-            r->occ_c ? r->occ_c[(size_t)u * r->colors + n->color] : r->nd[u].cnt + 1 - r->colors;
+            r->occ_c ? r->occ_c[(size_t)u * r->colors + n->color] : r->nd[u].cnt + 1 - r->cap1;
         if (ro > 0) over += ro;
         base += r->nd[u].hist;
     }
     return (float)(base * (1 + r->pres_fac * over));
+}
+
+/* The branch from tree router t to sink s along one of the two L-shaped
+ * shortest paths, when every hop on it costs exactly 1 (no history, no
+ * overuse) and it meets the tree only at t: then no path is cheaper, and
+ * the A* search below (which dominates routing time on large fabrics) is
+ * not needed. Only in the first pass: during negotiation A*'s choice among
+ * equally cheap paths spreads nets better (tests/test_router.c's exact
+ * cuts do not converge otherwise). False when neither L qualifies. */
+static bool straight(router *r, rnet *n, int32_t t, int32_t s) {
+    int32_t w = r->w, tx = r->tx[t], ty = r->ty[t], sx = s % w, sy = s / w;
+    for (int xfirst = 0; xfirst <= 1; xfirst++) {
+        int32_t x = tx, y = ty;
+        bool ok = true;
+        while (ok && (x != sx || y != sy)) {
+            bool horiz = xfirst ? x != sx : y == sy;
+            int d = horiz ? (sx > x ? 1 : 3) : (sy > y ? 2 : 0);
+            int32_t v = y * w + x;
+            ok = hop_cost(r, (size_t)v * 4 + (size_t)d, v, r->nd[v].tmark == r->tree, n) == 1.0f;
+            x += DX[d], y += DY[d];
+            ok = ok && r->nd[y * w + x].tmark != r->tree;
+        }
+        if (!ok) continue;
+        int32_t v = ty * w + tx;
+        x = tx, y = ty;
+        while (x != sx || y != sy) {
+            bool horiz = xfirst ? x != sx : y == sy;
+            int d = horiz ? (sx > x ? 1 : 3) : (sy > y ? 2 : 0);
+            n->hops[r->nd[v].tidx].outs |= (uint8_t)(1u << d);
+            x += DX[d], y += DY[d];
+            v = y * w + x;
+            add_hop(r, n, v, (uint8_t)(d ^ 2));
+        }
+        n->hops[r->nd[s].tidx].outs |= 1u << PL_RAMP;
+        return true;
+    }
+    return false;
 }
 
 /* Adds a branch from the tree to sink s: A* backwards from s over reversed
@@ -296,6 +337,7 @@ static void connect(router *r, rnet *n, const box *sb, int32_t s) {
     int32_t w = r->w;
     int32_t t = nearest(r, n, s % w, s / w);
     int32_t px = r->tx[t], py = r->ty[t];
+    if (r->first_pass && straight(r, n, t, s)) return;
     next_search(r);
     uint32_t open = 2 * r->search, closed = open + 1;
     r->nheap = 0;
@@ -419,7 +461,7 @@ static void recount_colors(router *r) {
 /* Nets too many at router v: beyond `colors`, or once colours are assigned,
  * beyond one per colour. */
 static int32_t rtr_excess(const router *r, size_t v) {
-    if (!r->occ_c) return r->nd[v].cnt > r->colors ? r->nd[v].cnt - r->colors : 0;
+    if (!r->occ_c) return r->nd[v].cnt > r->cap1 ? r->nd[v].cnt - r->cap1 : 0;
     int32_t ex = 0;
     if (r->nd[v].cnt > 1)
         for (int32_t c = 0; c < r->colors; c++)
@@ -453,7 +495,7 @@ static int scan(router *r, bool negotiate) {
             int32_t ex = rtr_excess(r, v);
             r->clashes += r->occ_c ? ex : 0;
             if (ex) {
-                over |= r->nd[v].cnt > r->colors ? OVER_PHYS : 0;
+                over |= r->nd[v].cnt > (r->occ_c ? r->colors : r->cap1) ? OVER_PHYS : 0;
                 over |= r->occ_c ? OVER_CLASH : 0;
                 bad = true;
                 if (negotiate) r->nd[v].hist += (float)(HIST_FAC * ex);
@@ -989,6 +1031,7 @@ bool pl_route(int32_t width, int32_t height, const pl_net *nets, int32_t nnets, 
     r.nets = nets;
     r.nnets = nnets;
     r.colors = colors > MAX_COLORS ? MAX_COLORS : colors;
+    r.cap1 = r.colors - r.colors / 6;
     r.capacity = capacity;
     r.pres_fac = PRES_FAC0;
     r.used = (box){INT32_MAX, INT32_MAX, -1, -1};
@@ -1011,13 +1054,17 @@ bool pl_route(int32_t width, int32_t height, const pl_net *nets, int32_t nnets, 
     }
 
     int32_t *redo = ir_xmalloc((size_t)(nnets ? nnets : 1) * sizeof *redo);
+    r.first_pass = true;
     for (int32_t i = 0; i < nnets; i++) {
         route_net(&r, i);
         commit(&r, i, 1);
     }
+    r.first_pass = false;
     bool ok = nnets == 0;
     int32_t round = 1, most = width > height ? width : height;
     for (; !ok; round++) {
+        /* the slack goes when it cannot be had quickly */
+        if (round > SLACK_ROUNDS) r.cap1 = r.colors;
         int over = scan(&r, false);
         if (!(over & OVER_PHYS)) {
             /* in the colour-aware rounds, legal colours may come from rerouting */

@@ -127,13 +127,13 @@ typedef struct rt_net {
     int32_t producer; /* the kernel whose PE sends it */
     int64_t np;       /* streams and relays: the producer's row length */
     int64_t lo, hi;   /* streams and relays: producer columns carried per row */
-    int32_t sx, sy; /* source PE */
-    double load;    /* wavelets per cycle on each link it crosses */
-    int32_t nsinks; /* destination PEs */
-    int32_t *kx;    /* their x (arena) */
-    int32_t *ky;    /* their y (arena) */
-    int32_t nhops;  /* router configurations */
-    rt_hop *hops;   /* (arena) */
+    int32_t sx, sy;   /* source PE */
+    double load;      /* wavelets per cycle on each link it crosses */
+    int32_t nsinks;   /* destination PEs */
+    int32_t *kx;      /* their x (arena) */
+    int32_t *ky;      /* their y (arena) */
+    int32_t nhops;    /* router configurations */
+    rt_hop *hops;     /* (arena) */
 } rt_net;
 
 typedef struct rt_routes {
@@ -189,13 +189,13 @@ typedef struct rt_host_io {
 } rt_host_io;
 
 typedef struct rt_images {
-    ir_arena *arena;   /* everything below */
-    rt_pe_image *pe;   /* PEs with a program, in kernel order */
-    int32_t npe;       /* count */
-    rt_host_io *in;    /* graph inputs, in the graph's order */
-    int32_t nin;       /* count */
-    rt_host_io *out;   /* graph outputs, in the graph's order */
-    int32_t nout;      /* count */
+    ir_arena *arena; /* everything below */
+    rt_pe_image *pe; /* PEs with a program, in kernel order */
+    int32_t npe;     /* count */
+    rt_host_io *in;  /* graph inputs, in the graph's order */
+    int32_t nin;     /* count */
+    rt_host_io *out; /* graph outputs, in the graph's order */
+    int32_t nout;    /* count */
 } rt_images;
 
 /* 'SRAM' and 'IOMP' (docs/artifact.md). Decoding checks every PE, offset,
@@ -206,6 +206,14 @@ bool rt_decode_images(const void *sram, size_t slen, const void *iomp, size_t il
                       const ir_target *t, int32_t nkernels, int32_t nprograms, rt_images *im,
                       ir_diag *d);
 void rt_images_free(rt_images *im);
+
+/* Checks a PE's parameter block (runtime/wse_abi.h) before its program runs
+ * on it: version, kind against its program's, every count against its
+ * limit and every offset and extent inside SRAM, so no artifact, however
+ * crafted, makes a program read or write outside its PE. False with *why
+ * (static text) when something is out of range. */
+bool rt_check_params(const uint8_t *sram, uint32_t len, uint64_t sram_bytes, uint32_t kind,
+                     int32_t colors, const char **why);
 
 #define RT_SEC_TARGET  RT_TAG('T', 'A', 'R', 'G')
 #define RT_SEC_GRAPH   RT_TAG('I', 'R', 'G', 'R')

@@ -15,12 +15,16 @@
  *   move, and the cores whose state changed (a task ended, a wavelet
  *   arrived, the outbound queue drained). A cycle in which nothing moved,
  *   started or ended cannot be followed by one that differs until the
- *   next task end, so the clock jumps there.
- * - Threads run only PE programs: tasks that start in the same cycle touch
- *   only their own PE, so a large batch runs on the pool and its effects
- *   are committed afterwards in batch order, which does not depend on the
- *   threads. Everything else is sequential, so results are bit-identical
- *   for any thread count. */
+ *   next task end, so the clock jumps there. Task ends wait on a timing
+ *   wheel (a heap beyond its reach).
+ * - Threads run only PE programs. A task touches only its own PE, and
+ *   what it does (sends, activations, its cost) matters only from its end,
+ *   at least L = max(1, task_cycles) cycles after its start; so the tasks
+ *   that start in L consecutive cycles are collected and run as one batch
+ *   before the first of them can end, on the pool when the batch is large.
+ *   Their effects are then committed in batch order, which does not depend
+ *   on the threads, and everything else is sequential, so results are
+ *   bit-identical for any thread count. */
 #include "sim.h"
 
 #include <limits.h>
@@ -29,16 +33,21 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <time.h>
 
 enum {
-    NPORTS = 5,          /* N E S W ramp */
+    NPORTS = 5,             /* N E S W ramp */
     LOCAL0 = WSE_MAX_TASKS, /* the first local task id */
-    PAR_MIN = 32,        /* tasks in one cycle worth waking the pool for */
-    MAX_THREADS = 256,   /* more would only cost wake-ups */
-    MAX_COLORS = 64,     /* colour sets are 64-bit masks */
-    MAX_DEPTH = 1024,    /* queue positions are 16-bit */
-    MAX_NOTES = 8,       /* stuck places a deadlock report lists */
-    PROGRESS_SHIFT = 16, /* progress is reported every 2^16 cycles */
+    PAR_MIN = 32,           /* tasks in a batch worth waking the pool for */
+    PAR_CHUNK = 4,          /* tasks a worker takes at a time */
+    SPIN = 1 << 8,          /* polls before a pool thread sleeps */
+    PAR_NS = 20000,         /* nanoseconds of tasks worth waking the pool for */
+    MAX_THREADS = 256,      /* more would only cost wake-ups */
+    MAX_COLORS = 64,        /* colour sets are 64-bit masks */
+    MAX_DEPTH = 1024,       /* queue positions are 16-bit */
+    MAX_NOTES = 8,          /* stuck places a deadlock report lists */
+    PROGRESS_SHIFT = 16,    /* progress is reported every 2^16 cycles */
+    WHEEL = 4096,           /* task ends this close go on the wheel (a power of 2) */
 };
 
 _Static_assert(WSE_MAX_TASKS <= 32 && RT_SIM_LOCAL_TASKS <= 32, "task sets are 32-bit masks");
@@ -70,28 +79,28 @@ typedef struct wave {
 
 /* One configured colour at one router, with its input queue. */
 typedef struct chan {
-    int32_t node;   /* the router */
-    int32_t color;  /* the colour */
-    uint8_t in;     /* the port it accepts from */
-    uint8_t outs;   /* the ports it forwards to */
-    uint16_t head;  /* first queued wavelet in its ring */
-    uint16_t count; /* queued wavelets */
-    int32_t tgt[4]; /* per port N E S W: the channel the link feeds, or TGT_* */
-    int32_t ramp;   /* with the ramp bit: the data task it feeds, or RAMP_* */
-    int32_t out;    /* the host output when tgt[East] is TGT_HOST */
-    int32_t feed;   /* its feeder: a channel, PE or row (by feedkind) */
+    int32_t node;     /* the router */
+    int32_t color;    /* the colour */
+    uint8_t in;       /* the port it accepts from */
+    uint8_t outs;     /* the ports it forwards to */
     uint8_t feedkind; /* FEED_* */
+    uint16_t head;    /* first queued wavelet in its ring */
+    uint16_t count;   /* queued wavelets */
+    int32_t tgt[4];   /* per port N E S W: the channel the link feeds, or TGT_* */
+    int32_t ramp;     /* with the ramp bit: the data task it feeds, or RAMP_* */
+    int32_t out;      /* the host output when tgt[East] is TGT_HOST */
+    int32_t feed;     /* its feeder: a channel, PE or row (by feedkind) */
 } chan;
 
 /* A router in use, and its PE if it has one. */
 typedef struct node {
-    int32_t x, y;    /* position */
-    int32_t pe;      /* its PE, or -1 */
-    int32_t chan0;   /* its first channel; its channels are contiguous, by colour */
-    uint64_t cmask;  /* configured colours */
     uint64_t qmask;  /* colours with wavelets queued */
     uint64_t rmask;  /* those whose head is not known to be blocked by a full queue */
+    uint64_t cmask;  /* configured colours */
+    int32_t chan0;   /* its first channel; its channels are contiguous, by colour */
+    int32_t pe;      /* its PE, or -1 */
     int32_t rr;      /* the colour that last won a contested link here */
+    int32_t x, y;    /* position */
     bool active;     /* on the active router list */
     int64_t sent[4]; /* wavelets sent per port N E S W, for the busiest link */
 } node;
@@ -99,46 +108,51 @@ typedef struct node {
 struct sim;
 
 /* A PE with a program: what the program sees (through the callbacks) and
- * its core's state. */
+ * its core's state. Fields used on every task come first. */
 struct wse_pe {
-    struct sim *s;  /* the run; only read while tasks run */
-    int32_t node;   /* its router */
-    int32_t x, y;   /* position */
-    uint8_t *sram;  /* sram_bytes */
-    wse_task_fn task; /* every task's entry */
-    wse_init_fn init; /* run once before cycle 0, or NULL */
+    /* The core, touched only by the main thread, between batches. */
+    uint32_t local;                 /* runnable local tasks */
+    uint32_t ready;                 /* data tasks with a wavelet waiting */
+    bool busy;                      /* a task is running (or waits in the batch) */
+    bool cand;                      /* on the candidate list */
+    bool obl;                       /* on the outbound list */
+    bool obwait;                    /* its outbound head waits for a full queue */
+    int32_t node;                   /* its router */
+    uint16_t icount[WSE_MAX_TASKS]; /* wavelets in each data task's input queue */
+    uint16_t ihead[WSE_MAX_TASKS];  /* ring start of each */
+    uint32_t *inq;                  /* the input queues, depth slots per bound data task */
+    int64_t start;                  /* the running task's start cycle */
+    int32_t wnext;                  /* the next PE in its wheel bucket, or -1 */
 
-    /* Written by the callbacks of the running task, which may run on any
-     * thread, so nothing here is shared with another PE. */
-    wave *sent;         /* wavelets sent so far, in order */
-    int64_t nsent;      /* their count */
-    int64_t capsent;    /* allocated */
-    uint32_t act;       /* local tasks activated (bit i: task LOCAL0 + i) */
-    int64_t charge;     /* cycles charged */
-    bool bad_send;      /* sent on a colour the target does not have */
-    uint32_t bad_color; /* the first such colour */
-    bool bad_act;       /* activated a task that is not local */
-    uint32_t bad_task;  /* the first such task */
+    /* The outbound ramp queue: a ring of obcount wavelets the router may
+     * take, then `pending` the running task has sent (visible at its end).
+     * The running task's callbacks write the tail, on whichever thread it
+     * runs; the main thread reads the head only between batches. */
+    wave *ob;        /* the ring */
+    int64_t obcap;   /* its capacity, a power of 2 (or 0) */
+    int64_t obhead;  /* its first wavelet */
+    int64_t obcount; /* wavelets the router may take */
+    int64_t pending; /* wavelets sent by the running task */
+
+    /* Written by the running task's callbacks. */
+    struct sim *s;      /* the run; only read while tasks run */
+    uint8_t *sram;      /* sram_bytes */
+    wse_task_fn task;   /* every task's entry */
     uint32_t cur;       /* the task to run */
     uint32_t payload;   /* its payload */
+    uint32_t act;       /* local tasks it activated (bit i: task LOCAL0 + i) */
+    int64_t charge;     /* cycles charged */
+    bool bad_send;      /* sent on a colour the target does not have */
+    bool bad_act;       /* activated a task that is not local */
+    uint32_t bad_color; /* the first such colour */
+    uint32_t bad_task;  /* the first such task */
 
-    /* The core, touched only between batches. */
-    bool busy;                        /* a task is running */
-    bool cand;                        /* on the candidate list */
-    bool obl;                         /* on the outbound list */
-    bool obwait;                      /* its outbound head waits for a full queue */
+    /* Cold. */
+    wse_init_fn init;                 /* run once before cycle 0, or NULL */
+    int32_t x, y;                     /* position */
     bool named;                       /* its thread_name is in the trace */
-    uint32_t local;                   /* runnable local tasks */
-    uint32_t ready;                   /* data tasks with a wavelet waiting */
-    uint32_t color_of[WSE_MAX_TASKS]; /* colour bound to each data task */
-    uint16_t ihead[WSE_MAX_TASKS];    /* ring start of each data task's input queue */
-    uint16_t icount[WSE_MAX_TASKS];   /* wavelets in it */
-    uint32_t *inq;                    /* the input queues, depth slots per data task (bound only) */
     uint8_t slot[WSE_MAX_TASKS];      /* each bound task's place in inq */
-    wave *ob;                         /* the outbound ramp queue, a ring */
-    int64_t obhead;                   /* its first wavelet */
-    int64_t obcount;                  /* its length */
-    int64_t obcap;                    /* its capacity */
+    uint32_t color_of[WSE_MAX_TASKS]; /* colour bound to each data task */
 };
 
 /* A row of the west edge that the host feeds. */
@@ -157,30 +171,38 @@ typedef struct row {
 typedef struct move {
     int32_t kind; /* MV_* */
     int32_t id;   /* the row (host), PE (ramp) or channel (route) */
-    int32_t arg;  /* host: the input */
+    int32_t arg;  /* host: the input's place in its row; ramp: the channel */
 } move;
 
-/* A running task's end. */
+/* A task end beyond the wheel. */
 typedef struct hent {
     int64_t end; /* the cycle it ends */
     int32_t pe;  /* whose */
 } hent;
 
-/* The thread pool that runs batches of tasks. */
+/* The thread pool that runs batches of tasks. Batches come every few
+ * cycles and last microseconds, so workers spin a little before they sleep
+ * on `go`. The main thread runs items too and waits only for the workers
+ * that joined the batch while it was open: one that was not scheduled in
+ * time never holds the run up. */
 typedef struct pool {
-    pthread_mutex_t mu;    /* guards everything but next */
-    pthread_cond_t go;     /* a batch is ready (gen moved) or quit */
-    pthread_cond_t done;   /* every worker finished the batch */
-    pthread_t *th;         /* the workers */
-    int nth;               /* how many started */
-    uint64_t gen;          /* batches handed out */
-    int finished;          /* workers done with the current one */
-    bool quit;             /* the run is over */
-    struct sim *s;         /* whose PEs */
-    const int32_t *items;  /* the PEs of the batch */
-    int32_t n;             /* their count */
-    bool init;             /* run init rather than task */
-    atomic_int next;       /* the next item not taken */
+    pthread_mutex_t mu;   /* guards sleepers, open and joined */
+    pthread_cond_t go;    /* a batch is ready (gen moved) or quit */
+    pthread_cond_t done;  /* the last joined worker left a closed batch */
+    pthread_t *th;        /* the workers */
+    int nth;              /* how many started */
+    int sleepers;         /* workers waiting on go */
+    bool open;            /* workers may still join the current batch */
+    int joined;           /* workers that joined it */
+    atomic_int left;      /* joined workers that finished it */
+    atomic_ullong gen;    /* batches handed out */
+    atomic_bool quit;     /* the run is over */
+    struct sim *s;        /* whose PEs */
+    const int32_t *items; /* the PEs of the batch */
+    int32_t n;            /* their count */
+    bool init;            /* run init rather than task */
+    atomic_int next;      /* the next item not taken */
+    double ns_per_task;   /* what a task costs the main thread, a running mean */
 } pool;
 
 typedef struct sim {
@@ -190,54 +212,62 @@ typedef struct sim {
     int32_t ncol;         /* colours */
     int32_t depth;        /* queue depth */
     int64_t task_cycles;  /* start-up cost of a task */
+    int64_t lag;          /* L: cycles from a start to the earliest end */
     size_t sram_bytes;    /* per PE */
 
-    node *nodes;     /* routers in use, by (y, x) */
-    int32_t nnodes;  /* their count */
-    chan *chans;     /* configured channels, by node then colour */
-    int32_t nchans;  /* their count */
-    uint32_t *qbuf;  /* channel c's queue is qbuf[c * depth ..] */
-    wse_pe *pes;     /* PEs, in the order given */
-    uint8_t *sram;   /* every PE's SRAM, one mapping */
-    size_t sram_map; /* its length */
-    int32_t npes;    /* their count */
-    row *rows;       /* rows with host inputs, by y */
-    int32_t nrows;   /* their count */
-    int32_t *rowin;  /* inputs grouped by row */
-    int32_t *in_chan; /* per input: the channel it feeds */
-    int64_t *in_pos;  /* per input: wavelets injected */
+    node *nodes;       /* routers in use, by (y, x) */
+    int32_t nnodes;    /* their count */
+    chan *chans;       /* configured channels, by node then colour */
+    int32_t nchans;    /* their count */
+    uint32_t *qbuf;    /* channel c's queue is qbuf[c * depth ..] */
+    wse_pe *pes;       /* PEs, in the order given */
+    int32_t npes;      /* their count */
+    uint8_t *sram;     /* every PE's SRAM, one mapping */
+    size_t sram_map;   /* its length */
+    uint32_t *inqbuf;  /* every PE's input queues */
+    row *rows;         /* rows with host inputs, by y */
+    int32_t nrows;     /* their count */
+    int32_t *rowin;    /* inputs grouped by row */
+    int32_t *in_chan;  /* per input: the channel it feeds */
+    int64_t *in_pos;   /* per input: wavelets injected */
     int64_t host_left; /* wavelets not injected, all rows */
-    uint32_t **out;   /* per output: what arrived */
-    int64_t *nout;    /* per output: how many */
-    int64_t *capout;  /* per output: allocated */
-    int32_t *osort;   /* outputs sorted by (y, colour) */
-    int64_t got;      /* wavelets the host received */
-    int64_t expect;   /* wavelets the outputs expect */
+    uint32_t **out;    /* per output: what arrived */
+    int64_t *nout;     /* per output: how many */
+    int64_t *capout;   /* per output: allocated */
+    int32_t *osort;    /* outputs sorted by (y, colour) */
+    int64_t got;       /* wavelets the host received */
+    int64_t expect;    /* wavelets the outputs expect */
 
-    int32_t *act;    /* routers with a wavelet that may move */
-    int32_t nact;    /* their count */
-    int32_t *obl;    /* PEs with an outbound wavelet that may move */
-    int32_t nobl;    /* their count */
-    int32_t *cand;   /* PEs that may start a task */
-    int32_t ncand;   /* their count */
-    int32_t *arows;  /* rows with input that may move */
-    int32_t narows;  /* their count */
-    int32_t *batch;  /* PEs starting a task this cycle */
-    int32_t nbatch;  /* their count */
-    move *mv;        /* this cycle's moves */
-    int32_t nmv;     /* their count */
-    hent *heap;      /* running tasks by (end, PE) */
-    int32_t nheap;   /* their count */
+    int32_t *act;     /* routers with a wavelet that may move */
+    int32_t nact;     /* their count */
+    int32_t *obl;     /* PEs with an outbound wavelet that may move */
+    int32_t nobl;     /* their count */
+    int32_t *cand;    /* PEs that may start a task */
+    int32_t ncand;    /* their count */
+    int32_t *arows;   /* rows with input that may move */
+    int32_t narows;   /* their count */
+    int32_t *batch;   /* PEs whose started tasks have not run yet */
+    int32_t nbatch;   /* their count */
+    int64_t batch_t0; /* the start cycle of the batch's first */
+    move *mv;         /* this cycle's moves */
+    int32_t nmv;      /* their count */
+
+    int32_t *whead; /* per wheel bucket: the first PE ending then, or -1 */
+    int32_t *wtail; /* and the last, so a bucket keeps the order of arrival */
+    int32_t nwheel; /* PEs on the wheel */
+    hent *heap;     /* task ends beyond the wheel, by (end, PE) */
+    int32_t nheap;  /* their count */
 
     int64_t inflight;  /* wavelets in router, core input and outbound queues */
     int32_t nrunnable; /* PEs with a runnable local task */
+    int32_t nbusy;     /* PEs running a task (batch included) */
     int64_t t;         /* the current cycle */
     int64_t last;      /* the end of the last activity */
     int64_t prog_next; /* the cycle at which progress is reported next */
     rt_sim_stats st;   /* statistics so far */
     pool *pool;        /* NULL: one thread */
     int64_t ntrace;    /* task events traced */
-    bool traced;       /* the trace's opening bracket is written */
+    bool traced;       /* a trace entry is written (the next needs a comma) */
 } sim;
 
 /* ------------------------------------------------------------- the ABI */
@@ -255,11 +285,19 @@ void wse_send(wse_pe *pe, uint32_t color, uint32_t payload) {
         pe->bad_send = true;
         return;
     }
-    if (pe->nsent == pe->capsent) {
-        pe->capsent = pe->capsent ? 2 * pe->capsent : 16;
-        pe->sent = ir_xrealloc(pe->sent, (size_t)pe->capsent * sizeof *pe->sent);
+    int64_t n = pe->obcount + pe->pending;
+    if (n == pe->obcap) {
+        int64_t cap = pe->obcap ? 2 * pe->obcap : 16;
+        wave *ring = ir_xmalloc((size_t)cap * sizeof *ring);
+        for (int64_t k = 0; k < n; k++)
+            ring[k] = pe->ob[(pe->obhead + k) & (pe->obcap - 1)];
+        free(pe->ob);
+        pe->ob = ring;
+        pe->obcap = cap;
+        pe->obhead = 0;
     }
-    pe->sent[pe->nsent++] = (wave){color, payload};
+    pe->ob[(pe->obhead + n) & (pe->obcap - 1)] = (wave){color, payload};
+    pe->pending++;
 }
 
 void wse_activate(wse_pe *pe, uint32_t task) {
@@ -278,7 +316,6 @@ void wse_charge(wse_pe *pe, uint32_t cycles) {
 /* ------------------------------------------------------------ the pool */
 
 static void run_pe(wse_pe *p, bool init) {
-    p->nsent = 0;
     p->act = 0;
     p->charge = 0;
     if (init)
@@ -287,29 +324,57 @@ static void run_pe(wse_pe *p, bool init) {
         p->task(p, p->cur, p->payload);
 }
 
-static void pool_work(pool *pl) {
+/* Runs items of the current batch until none is left; returns how many. */
+static int32_t pool_work(pool *pl) {
+    int32_t done = 0;
     for (;;) {
-        int i = atomic_fetch_add(&pl->next, 1);
+        int i = atomic_fetch_add(&pl->next, PAR_CHUNK);
         if (i >= pl->n) break;
-        run_pe(&pl->s->pes[pl->items[i]], pl->init);
+        int end = i + PAR_CHUNK < pl->n ? i + PAR_CHUNK : pl->n;
+        for (; i < end; i++, done++)
+            run_pe(&pl->s->pes[pl->items[i]], pl->init);
     }
+    return done;
+}
+
+/* One poll of a spin: tells the CPU so, where it can be told. */
+static void spin_pause(void) {
+#if defined(__x86_64__) || defined(__i386__)
+    __builtin_ia32_pause();
+#endif
 }
 
 static void *pool_main(void *arg) {
     pool *pl = arg;
-    uint64_t seen = 0;
-    pthread_mutex_lock(&pl->mu);
+    unsigned long long seen = 0;
     for (;;) {
-        while (pl->gen == seen && !pl->quit)
-            pthread_cond_wait(&pl->go, &pl->mu);
-        if (pl->quit) break;
-        seen = pl->gen;
-        pthread_mutex_unlock(&pl->mu);
-        pool_work(pl);
+        unsigned long long g;
+        int spins = 0;
+        while ((g = atomic_load(&pl->gen)) == seen && !atomic_load(&pl->quit)) {
+            if (++spins < SPIN) {
+                spin_pause();
+                continue;
+            }
+            pthread_mutex_lock(&pl->mu);
+            pl->sleepers++;
+            while (atomic_load(&pl->gen) == seen && !atomic_load(&pl->quit))
+                pthread_cond_wait(&pl->go, &pl->mu);
+            pl->sleepers--;
+            pthread_mutex_unlock(&pl->mu);
+        }
+        if (atomic_load(&pl->quit)) break;
+        seen = g;
         pthread_mutex_lock(&pl->mu);
-        if (++pl->finished == pl->nth) pthread_cond_signal(&pl->done);
+        bool join = pl->open && atomic_load(&pl->gen) == g;
+        if (join) pl->joined++;
+        pthread_mutex_unlock(&pl->mu);
+        if (!join) continue; /* too late: the main thread did the work */
+        pool_work(pl);
+        int left = atomic_fetch_add(&pl->left, 1) + 1;
+        pthread_mutex_lock(&pl->mu);
+        if (!pl->open && left == pl->joined) pthread_cond_signal(&pl->done);
+        pthread_mutex_unlock(&pl->mu);
     }
-    pthread_mutex_unlock(&pl->mu);
     return NULL;
 }
 
@@ -319,6 +384,7 @@ static pool *pool_new(sim *s, int threads) {
     pthread_cond_init(&pl->go, NULL);
     pthread_cond_init(&pl->done, NULL);
     pl->s = s;
+    pl->ns_per_task = 1000; /* until measured: try the pool */
     pl->th = ir_xmalloc((size_t)(threads - 1) * sizeof *pl->th);
     /* A worker that cannot start costs only speed. */
     for (int i = 0; i < threads - 1; i++) {
@@ -331,7 +397,7 @@ static pool *pool_new(sim *s, int threads) {
 static void pool_free(pool *pl) {
     if (!pl) return;
     pthread_mutex_lock(&pl->mu);
-    pl->quit = true;
+    atomic_store(&pl->quit, true);
     pthread_cond_broadcast(&pl->go);
     pthread_mutex_unlock(&pl->mu);
     for (int i = 0; i < pl->nth; i++)
@@ -343,32 +409,57 @@ static void pool_free(pool *pl) {
     free(pl);
 }
 
-/* Runs the tasks (or inits) of the given PEs; which thread runs which
- * cannot matter, since each touches only its own PE. */
-static void run_batch(sim *s, const int32_t *items, int32_t n, bool init) {
-    pool *pl = s->pool;
-    if (!pl || pl->nth == 0 || n < PAR_MIN) {
-        for (int32_t i = 0; i < n; i++)
-            run_pe(&s->pes[items[i]], init);
-        return;
-    }
-    pthread_mutex_lock(&pl->mu);
-    pl->items = items;
-    pl->n = n;
-    pl->init = init;
-    atomic_store(&pl->next, 0);
-    pl->finished = 0;
-    pl->gen++;
-    pthread_cond_broadcast(&pl->go);
-    pthread_mutex_unlock(&pl->mu);
-    pool_work(pl);
-    pthread_mutex_lock(&pl->mu);
-    while (pl->finished < pl->nth)
-        pthread_cond_wait(&pl->done, &pl->mu);
-    pthread_mutex_unlock(&pl->mu);
+static double now_ns(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return 1e9 * (double)ts.tv_sec + (double)ts.tv_nsec;
 }
 
-/* ---------------------------------------------------------- the heap */
+/* Runs the tasks (or inits) of the given PEs. Which thread runs which
+ * cannot change a result, since each touches only its own PE, so the pool
+ * is used when it pays by wall-clock measure: when the batch's tasks, at
+ * what they have cost so far, outweigh waking the workers. */
+static void run_batch(sim *s, const int32_t *items, int32_t n, bool init) {
+    pool *pl = s->pool;
+    bool par = pl && pl->nth > 0 && n >= PAR_MIN && (double)n * pl->ns_per_task >= PAR_NS;
+    double t0 = pl ? now_ns() : 0;
+    int32_t mine = n;
+    if (!par) {
+        for (int32_t i = 0; i < n; i++)
+            run_pe(&s->pes[items[i]], init);
+    } else {
+        /* No worker is inside a batch here: the last one waited for every
+         * worker that joined it, and the rest never touch it. */
+        pl->items = items;
+        pl->n = n;
+        pl->init = init;
+        atomic_store(&pl->next, 0);
+        atomic_store(&pl->left, 0);
+        pthread_mutex_lock(&pl->mu);
+        pl->open = true;
+        pl->joined = 0;
+        atomic_fetch_add(&pl->gen, 1);
+        if (pl->sleepers) pthread_cond_broadcast(&pl->go);
+        pthread_mutex_unlock(&pl->mu);
+        mine = pool_work(pl);
+    }
+    if (pl && mine > 0) pl->ns_per_task += 0.125 * ((now_ns() - t0) / mine - pl->ns_per_task);
+    if (!par) return;
+    pthread_mutex_lock(&pl->mu);
+    pl->open = false;
+    int joined = pl->joined;
+    pthread_mutex_unlock(&pl->mu);
+    for (int spins = 0; atomic_load(&pl->left) < joined && spins < SPIN; spins++)
+        spin_pause();
+    if (atomic_load(&pl->left) < joined) {
+        pthread_mutex_lock(&pl->mu);
+        while (atomic_load(&pl->left) < joined)
+            pthread_cond_wait(&pl->done, &pl->mu);
+        pthread_mutex_unlock(&pl->mu);
+    }
+}
+
+/* ------------------------------------------------- task ends: the wheel */
 
 static bool hless(hent a, hent b) {
     return a.end < b.end || (a.end == b.end && a.pe < b.pe);
@@ -400,9 +491,35 @@ static hent heap_pop(sim *s) {
     return top;
 }
 
+/* Schedules PE i's task end (end >= s->t). The wheel holds ends in
+ * [t, t + WHEEL), so each bucket holds one end cycle. */
+static void schedule_end(sim *s, int32_t i, int64_t end) {
+    if (end - s->t >= WHEEL) {
+        heap_push(s, (hent){end, i});
+        return;
+    }
+    int32_t b = (int32_t)(end & (WHEEL - 1));
+    s->pes[i].wnext = -1;
+    if (s->whead[b] < 0)
+        s->whead[b] = i;
+    else
+        s->pes[s->wtail[b]].wnext = i;
+    s->wtail[b] = i;
+    s->nwheel++;
+}
+
+/* The first task end after cycle t (there is one). */
+static int64_t next_end(const sim *s) {
+    int64_t best = s->nheap ? s->heap[0].end : INT64_MAX;
+    if (s->nwheel)
+        for (int64_t c = s->t + 1; c < s->t + WHEEL && c < best; c++)
+            if (s->whead[c & (WHEEL - 1)] >= 0) return c;
+    return best;
+}
+
 /* ------------------------------------------------------------- queues */
 
-static int32_t chan_of(const sim *s, const node *n, int32_t color) {
+static int32_t chan_of(const node *n, int32_t color) {
     if (!(n->cmask >> color & 1)) return -1;
     uint64_t below = color ? n->cmask & (~0ULL >> (64 - color)) : 0;
     return n->chan0 + __builtin_popcountll(below);
@@ -468,10 +585,10 @@ static uint32_t inq_pop(sim *s, wse_pe *p, int b) {
     p->ihead[b] = (uint16_t)((p->ihead[b] + 1) % s->depth);
     if (p->icount[b]-- == s->depth) {
         /* The channel that delivers this colour down the ramp may move. */
-        const node *n = &s->nodes[p->node];
-        int32_t c = chan_of(s, n, (int32_t)p->color_of[b]);
+        node *n = &s->nodes[p->node];
+        int32_t c = chan_of(n, (int32_t)p->color_of[b]);
         if (c >= 0 && s->chans[c].count) {
-            s->nodes[p->node].rmask |= 1ULL << p->color_of[b];
+            n->rmask |= 1ULL << p->color_of[b];
             activate_node(s, p->node);
         }
     }
@@ -486,27 +603,13 @@ static void add_cand(sim *s, int32_t i) {
     s->cand[s->ncand++] = i;
 }
 
-/* Appends the finished task's sends to the PE's outbound queue. */
-static void outbound_append(sim *s, int32_t i) {
+/* What the PE's finished task (or init) sent becomes the router's to take. */
+static void release_sends(sim *s, int32_t i) {
     wse_pe *p = &s->pes[i];
-    int64_t need = p->obcount + p->nsent;
-    if (need > p->obcap) {
-        int64_t cap = p->obcap ? p->obcap : 8;
-        while (cap < need)
-            cap *= 2;
-        wave *nb = ir_xmalloc((size_t)cap * sizeof *nb);
-        for (int64_t k = 0; k < p->obcount; k++)
-            nb[k] = p->ob[(p->obhead + k) % p->obcap];
-        free(p->ob);
-        p->ob = nb;
-        p->obcap = cap;
-        p->obhead = 0;
-    }
-    for (int64_t k = 0; k < p->nsent; k++)
-        p->ob[(p->obhead + p->obcount + k) % p->obcap] = p->sent[k];
-    p->obcount += p->nsent;
-    s->inflight += p->nsent;
-    s->st.wavelets += p->nsent;
+    p->obcount += p->pending;
+    s->inflight += p->pending;
+    s->st.wavelets += p->pending;
+    p->pending = 0;
     /* A head that waits keeps waiting: appending does not change it. */
     if (p->obcount && !p->obl && !p->obwait) {
         p->obl = true;
@@ -537,7 +640,8 @@ static void trace_task(sim *s, wse_pe *p, int64_t start, int64_t cost) {
         p->named = true;
     }
     trace_line(s);
-    fprintf(tr->f, "{\"name\":\"task %u\",\"ph\":\"X\",\"ts\":%lld,\"dur\":%lld,\"pid\":0,\"tid\":%lld}",
+    fprintf(tr->f,
+            "{\"name\":\"task %u\",\"ph\":\"X\",\"ts\":%lld,\"dur\":%lld,\"pid\":0,\"tid\":%lld}",
             p->cur, (long long)start, (long long)cost, tid);
     s->ntrace++;
 }
@@ -564,19 +668,15 @@ static bool pe_errors(sim *s, const wse_pe *p, bool init) {
         snprintf(what, sizeof what, "init");
     else
         snprintf(what, sizeof what, "task %u", p->cur);
-    if (p->bad_send) {
+    if (p->bad_send)
         ir_error(s->diag, IR_NOLOC,
                  "PE (%d,%d): %s sent a wavelet on colour %u, but the target has %d colours",
                  (int)p->x, (int)p->y, what, p->bad_color, (int)s->ncol);
-        return false;
-    }
-    if (p->bad_act) {
+    else
         ir_error(s->diag, IR_NOLOC,
                  "PE (%d,%d): %s activated task %u, which is not a local task (%d..%d)", (int)p->x,
                  (int)p->y, what, p->bad_task, LOCAL0, LOCAL0 + RT_SIM_LOCAL_TASKS - 1);
-        return false;
-    }
-    return true;
+    return false;
 }
 
 /* Counts a stuck place and lists the first few. */
@@ -600,7 +700,7 @@ static bool deadlock(sim *s) {
         for (uint64_t q = n->qmask; q; q &= q - 1) {
             int c = __builtin_ctzll(q);
             stuck_note(s, &k, "router (%d,%d) colour %d: %d wavelets queued", (int)n->x, (int)n->y,
-                       c, (int)s->chans[chan_of(s, n, c)].count);
+                       c, (int)s->chans[chan_of(n, c)].count);
         }
     }
     for (int32_t i = 0; i < s->npes; i++) {
@@ -624,28 +724,57 @@ static bool deadlock(sim *s) {
 
 /* -------------------------------------------------------- the cycle */
 
+/* Runs the batch of started tasks and schedules their ends. */
+static bool flush_batch(sim *s) {
+    if (!s->nbatch) return true;
+    run_batch(s, s->batch, s->nbatch, false);
+    for (int32_t k = 0; k < s->nbatch; k++) {
+        int32_t i = s->batch[k];
+        wse_pe *p = &s->pes[i];
+        if (!pe_errors(s, p, false)) return false;
+        int64_t cost = s->task_cycles + p->charge;
+        if (cost < 1) cost = 1;
+        schedule_end(s, i, p->start + cost);
+        s->st.busy_cycles += cost;
+        trace_task(s, p, p->start, cost);
+    }
+    s->nbatch = 0;
+    return true;
+}
+
+static void finish(sim *s, int32_t i) {
+    wse_pe *p = &s->pes[i];
+    p->busy = false;
+    s->nbusy--;
+    release_sends(s, i);
+    if (p->act) {
+        if (!p->local) s->nrunnable++;
+        p->local |= p->act;
+    }
+    add_cand(s, i);
+}
+
 /* Phase 1: the tasks that end now. */
 static bool phase_ends(sim *s) {
     bool any = false;
+    int32_t b = (int32_t)(s->t & (WHEEL - 1));
+    for (int32_t i = s->whead[b]; i >= 0; i = s->pes[i].wnext) {
+        finish(s, i);
+        s->nwheel--;
+        any = true;
+    }
+    s->whead[b] = -1;
     while (s->nheap && s->heap[0].end == s->t) {
-        int32_t i = heap_pop(s).pe;
-        wse_pe *p = &s->pes[i];
-        p->busy = false;
-        outbound_append(s, i);
-        if (p->act) {
-            if (!p->local) s->nrunnable++;
-            p->local |= p->act;
-        }
-        add_cand(s, i);
+        finish(s, heap_pop(s).pe);
         any = true;
     }
     if (any && s->t > s->last) s->last = s->t;
     return any;
 }
 
-/* Phase 2: idle cores with work start a task. -1: an error (reported). */
-static int phase_starts(sim *s) {
-    s->nbatch = 0;
+/* Phase 2: idle cores with work start a task (run later, in the batch). */
+static bool phase_starts(sim *s) {
+    bool any = false;
     for (int32_t k = 0; k < s->ncand; k++) {
         int32_t i = s->cand[k];
         wse_pe *p = &s->pes[i];
@@ -664,33 +793,18 @@ static int phase_starts(sim *s) {
         } else {
             continue;
         }
+        p->busy = true;
+        p->start = s->t;
+        s->nbusy++;
+        s->st.tasks++;
+        if (!s->nbatch) s->batch_t0 = s->t;
         s->batch[s->nbatch++] = i;
+        any = true;
     }
     s->ncand = 0;
-    if (!s->nbatch) return 0;
-    run_batch(s, s->batch, s->nbatch, false);
-    for (int32_t k = 0; k < s->nbatch; k++) {
-        int32_t i = s->batch[k];
-        wse_pe *p = &s->pes[i];
-        if (!pe_errors(s, p, false)) return -1;
-        int64_t cost = s->task_cycles + p->charge;
-        if (cost < 1) cost = 1;
-        p->busy = true;
-        heap_push(s, (hent){s->t + cost, i});
-        s->st.tasks++;
-        s->st.busy_cycles += cost;
-        trace_task(s, p, s->t, cost);
-    }
-    return 1;
+    return any;
 }
 
-/* Decides the moves of one router's queued colours. Colours are served in
- * a rotating order that starts after n->rr, the colour that last won a
- * contested link here; a colour whose targets all have room moves when
- * none of its links is taken yet this cycle. When a colour is held back
- * by a link that an earlier colour took, the first such winner becomes rr,
- * so a held-back colour moves up the order every contested cycle and
- * cannot starve. -1: an error (reported). */
 static int arbitrate(sim *s, int32_t ni) {
     node *n = &s->nodes[ni];
     uint64_t q = n->rmask;
@@ -702,7 +816,7 @@ static int arbitrate(sim *s, int32_t ni) {
     for (int h = 0; h < 2; h++) {
         for (uint64_t m = order[h]; m; m &= m - 1) {
             int c = __builtin_ctzll(m);
-            int32_t ci = chan_of(s, n, c);
+            int32_t ci = chan_of(n, c);
             const chan *ch = &s->chans[ci];
             bool room = true;
             for (int p = 0; p < 4; p++) {
@@ -714,9 +828,8 @@ static int arbitrate(sim *s, int32_t ni) {
                     misroute(s, n->x + dx[p], n->y + dy[p], c, (p + 2) % 4);
                     return -1;
                 } else if (tg == TGT_OFF) {
-                    ir_error(s->diag, IR_NOLOC,
-                             "router (%d,%d) sends colour %d %s, off the fabric", (int)n->x,
-                             (int)n->y, c, port_name[p]);
+                    ir_error(s->diag, IR_NOLOC, "router (%d,%d) sends colour %d %s, off the fabric",
+                             (int)n->x, (int)n->y, c, port_name[p]);
                     return -1;
                 } else if (tg == TGT_NOOUT) {
                     ir_error(s->diag, IR_NOLOC,
@@ -790,7 +903,7 @@ static int phase_moves(sim *s) {
         const wse_pe *p = &s->pes[i];
         const node *n = &s->nodes[p->node];
         uint32_t c = p->ob[p->obhead].color;
-        int32_t ci = chan_of(s, n, (int32_t)c);
+        int32_t ci = chan_of(n, (int32_t)c);
         if (ci < 0 || s->chans[ci].in != RT_PORT_RAMP) {
             misroute(s, n->x, n->y, (int32_t)c, RT_PORT_RAMP);
             return -1;
@@ -819,7 +932,7 @@ static int phase_moves(sim *s) {
         } else if (m.kind == MV_RAMP) {
             wse_pe *p = &s->pes[m.id];
             wave wv = p->ob[p->obhead];
-            p->obhead = (p->obhead + 1) % p->obcap;
+            p->obhead = (p->obhead + 1) & (p->obcap - 1);
             p->obcount--;
             chan_push(s, m.arg, wv.payload);
             add_cand(s, m.id);
@@ -900,20 +1013,23 @@ static bool run_loop(sim *s) {
             d->progress(d->progress_ctx, s->t, s->got, s->expect);
             s->prog_next = ((s->t >> PROGRESS_SHIFT) + 1) << PROGRESS_SHIFT;
         }
+        /* The batch runs before the first of its tasks may end. */
+        if (s->nbatch && s->t >= s->batch_t0 + s->lag && !flush_batch(s)) return false;
         bool ended = phase_ends(s);
-        if (!s->inflight && !s->host_left && !s->nheap && !s->nrunnable) return true;
+        if (!s->inflight && !s->host_left && !s->nbusy && !s->nrunnable) return true;
         /* Cycle max_cycles - 1 is the last that may hold activity. */
         if (d->max_cycles > 0 && s->t >= d->max_cycles) return fail_max(s);
-        int started = phase_starts(s);
-        if (started < 0) return false;
+        bool started = phase_starts(s);
         int moved = phase_moves(s);
         if (moved < 0) return false;
-        if (ended || started || moved)
+        if (ended || started || moved) {
             s->t++;
-        else if (s->nheap)
-            s->t = s->heap[0].end;
-        else
-            return deadlock(s);
+            continue;
+        }
+        /* Nothing changes until a task ends. */
+        if (!flush_batch(s)) return false;
+        if (!s->nbusy) return deadlock(s);
+        s->t = next_end(s);
     }
 }
 
@@ -1071,8 +1187,9 @@ static bool validate(const rt_sim_desc *d, ir_diag *diag) {
             return false;
         }
         if (r->color < 0 || r->color >= t->colors) {
-            ir_error(diag, IR_NOLOC, "route %d at router (%d,%d): colour %d is out of range (0..%d)",
-                     (int)i, (int)r->x, (int)r->y, (int)r->color, (int)t->colors - 1);
+            ir_error(diag, IR_NOLOC,
+                     "route %d at router (%d,%d): colour %d is out of range (0..%d)", (int)i,
+                     (int)r->x, (int)r->y, (int)r->color, (int)t->colors - 1);
             return false;
         }
         if (r->in >= NPORTS || r->outs == 0 || r->outs >= 1 << NPORTS) {
@@ -1141,7 +1258,8 @@ static bool build_fabric(sim *s) {
     int32_t *ord = sorted(d->nroutes, route_key, s);
     s->nchans = d->nroutes;
     s->chans = ir_xcalloc((size_t)(d->nroutes ? d->nroutes : 1), sizeof *s->chans);
-    s->qbuf = ir_xcalloc((size_t)(d->nroutes ? d->nroutes : 1) * (size_t)s->depth, sizeof(uint32_t));
+    s->qbuf =
+        ir_xcalloc((size_t)(d->nroutes ? d->nroutes : 1) * (size_t)s->depth, sizeof(uint32_t));
     /* Routes and nodes are both sorted by (y, x), so one walk pairs them. */
     int32_t ni = 0;
     for (int32_t i = 0; i < d->nroutes; i++) {
@@ -1157,8 +1275,12 @@ static bool build_fabric(sim *s) {
         }
         if (!n->cmask) n->chan0 = i;
         n->cmask |= 1ULL << r->color;
-        s->chans[i] = (chan){.node = ni, .color = r->color, .in = r->in, .outs = r->outs,
-                             .ramp = RAMP_NOPE, .out = -1};
+        s->chans[i] = (chan){.node = ni,
+                             .color = r->color,
+                             .in = r->in,
+                             .outs = r->outs,
+                             .ramp = RAMP_NOPE,
+                             .out = -1};
     }
     free(ord);
 
@@ -1177,7 +1299,7 @@ static bool build_fabric(sim *s) {
                 continue;
             }
             int32_t m = find_node(s, x, y);
-            int32_t tc = m >= 0 ? chan_of(s, &s->nodes[m], ch->color) : -1;
+            int32_t tc = m >= 0 ? chan_of(&s->nodes[m], ch->color) : -1;
             ch->tgt[p] = tc >= 0 && s->chans[tc].in == (p + 2) % 4 ? tc : TGT_MISROUTE;
         }
     }
@@ -1214,7 +1336,7 @@ static bool build_inputs(sim *s) {
     for (int32_t i = 0; i < d->ninputs; i++) {
         const rt_sim_input *in = &d->inputs[i];
         int32_t m = find_node(s, 0, in->y);
-        int32_t c = m >= 0 ? chan_of(s, &s->nodes[m], in->color) : -1;
+        int32_t c = m >= 0 ? chan_of(&s->nodes[m], in->color) : -1;
         if (c < 0 || s->chans[c].in != RT_PORT_W) {
             ir_error(s->diag, IR_NOLOC,
                      "input %d: router (0,%d) has no configuration for colour %d that accepts it "
@@ -1255,8 +1377,9 @@ static void build_feeds(sim *s) {
             continue;
         }
         int32_t m = find_node(s, n->x + dx[ch->in], n->y + dy[ch->in]);
-        int32_t f = m >= 0 ? chan_of(s, &s->nodes[m], ch->color) : -1;
-        if (f >= 0 && s->chans[f].tgt[(ch->in + 2) % 4] == c) ch->feedkind = FEED_CHAN, ch->feed = f;
+        int32_t f = m >= 0 ? chan_of(&s->nodes[m], ch->color) : -1;
+        if (f >= 0 && s->chans[f].tgt[(ch->in + 2) % 4] == c)
+            ch->feedkind = FEED_CHAN, ch->feed = f;
     }
     for (int32_t r = 0; r < s->nrows; r++)
         for (int32_t k = 0; k < s->rows[r].n; k++) {
@@ -1276,13 +1399,18 @@ static bool build_pes(sim *s) {
     s->cand = ir_xmalloc((size_t)(np ? np : 1) * sizeof *s->cand);
     s->obl = ir_xmalloc((size_t)(np ? np : 1) * sizeof *s->obl);
     s->heap = ir_xmalloc((size_t)(np ? np : 1) * sizeof *s->heap);
+    s->whead = ir_xmalloc(WHEEL * sizeof *s->whead);
+    s->wtail = ir_xmalloc(WHEEL * sizeof *s->wtail);
+    for (int b = 0; b < WHEEL; b++)
+        s->whead[b] = s->wtail[b] = -1;
     /* One mapping for every PE's SRAM: its pages are zero until written,
      * so only what programs and images touch costs memory, and the
      * reservation is not refused for exceeding RAM up front. */
     size_t total;
-    if (np && (__builtin_mul_overflow((size_t)np, s->sram_bytes, &total) ||
-               (s->sram = mmap(NULL, total, PROT_READ | PROT_WRITE,
-                               MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0)) == MAP_FAILED)) {
+    if (np &&
+        (__builtin_mul_overflow((size_t)np, s->sram_bytes, &total) ||
+         (s->sram = mmap(NULL, total, PROT_READ | PROT_WRITE,
+                         MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0)) == MAP_FAILED)) {
         s->sram = NULL;
         ir_error(s->diag, IR_NOLOC, "simulator: cannot map %lld bytes of SRAM for %d PEs",
                  (long long)np * (long long)s->sram_bytes, (int)np);
@@ -1304,6 +1432,7 @@ static bool build_pes(sim *s) {
         if (p->init) s->batch[ninit++] = i;
     }
     run_batch(s, s->batch, ninit, true);
+    size_t slots = 0;
     for (int32_t i = 0; i < np; i++) {
         wse_pe *p = &s->pes[i];
         if (p->init && !pe_errors(s, p, true)) return false;
@@ -1323,22 +1452,31 @@ static bool build_pes(sim *s) {
             }
             for (int u = 0; u < t; u++)
                 if (p->color_of[u] == c) {
-                    ir_error(s->diag, IR_NOLOC, "PE (%d,%d) binds data tasks %d and %d to colour %u",
-                             (int)p->x, (int)p->y, u, t, c);
+                    ir_error(s->diag, IR_NOLOC,
+                             "PE (%d,%d) binds data tasks %d and %d to colour %u", (int)p->x,
+                             (int)p->y, u, t, c);
                     return false;
                 }
             p->slot[t] = (uint8_t)nbound++;
         }
-        if (nbound) p->inq = ir_xmalloc((size_t)nbound * (size_t)s->depth * sizeof *p->inq);
+        slots += (size_t)nbound * (size_t)s->depth;
         /* What init did takes effect at cycle 0. */
         if (p->act) {
             p->local = p->act;
             s->nrunnable++;
         }
-        outbound_append(s, i);
-        p->nsent = 0;
+        release_sends(s, i);
         s->cand[s->ncand++] = i;
         p->cand = true;
+    }
+    /* One block for every input queue, in PE order, for locality. */
+    s->inqbuf = ir_xmalloc((slots ? slots : 1) * sizeof *s->inqbuf);
+    slots = 0;
+    for (int32_t i = 0; i < np; i++) {
+        wse_pe *p = &s->pes[i];
+        p->inq = s->inqbuf + slots;
+        for (int t = 0; t < WSE_MAX_TASKS; t++)
+            if (p->color_of[t] != WSE_NO_COLOR) slots += (size_t)s->depth;
     }
     for (int32_t c = 0; c < s->nchans; c++) {
         chan *ch = &s->chans[c];
@@ -1382,12 +1520,12 @@ static void busiest(sim *s) {
 
 static void sim_free(sim *s) {
     pool_free(s->pool);
-    for (int32_t i = 0; i < s->npes; i++) {
-        free(s->pes[i].sent);
-        free(s->pes[i].inq);
+    for (int32_t i = 0; i < s->npes; i++)
         free(s->pes[i].ob);
-    }
     free(s->pes);
+    free(s->inqbuf);
+    free(s->whead);
+    free(s->wtail);
     if (s->sram) munmap(s->sram, s->sram_map);
     free(s->nodes);
     free(s->chans);
@@ -1416,6 +1554,7 @@ bool rt_sim_run(const rt_sim_desc *d, rt_sim_result *r, ir_diag *diag) {
     s.ncol = d->t->colors;
     s.depth = d->t->queue_depth;
     s.task_cycles = d->t->task_cycles;
+    s.lag = s.task_cycles > 1 ? s.task_cycles : 1;
     s.sram_bytes = (size_t)d->t->sram_bytes;
     bool ok = build_outputs(&s) && build_fabric(&s) && build_inputs(&s);
     if (ok) build_feeds(&s);

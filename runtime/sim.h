@@ -50,6 +50,19 @@
  *   the cycle after the wavelet arrives; the result goes up its ramp in
  *   the cycle the task ends).
  *
+ * Programs. Each PE's init and task are native functions (JIT-compiled
+ * code, or C in tests) that reach the machine only through the four ABI
+ * calls of wse_abi.h, which this module defines with exactly those names
+ * and signatures (wse_sram, wse_send, wse_activate, wse_charge): a JIT
+ * resolves a program's imports to their addresses (e.g. cg_symbol
+ * {"wse_send", (void *)wse_send}). A program may call them only on the
+ * wse_pe it was given, and only while it runs. Tasks of different PEs may
+ * run at the same time on different threads (and at a later wall-clock
+ * moment than their modeled start, never out of order on one PE), so a
+ * program must keep all its state in its PE's SRAM and touch nothing
+ * shared; the host libm functions it may call are thread-safe. Runs of
+ * rt_sim_run on different threads are independent.
+ *
  * Errors stop the run (false, reported on the diag): a wavelet reaching a
  * router whose configuration for its colour does not accept it from that
  * port, a route off the fabric other than to the host at the east edge, a
@@ -109,17 +122,17 @@ typedef struct rt_sim_trace {
 } rt_sim_trace;
 
 typedef struct rt_sim_desc {
-    const ir_target *t;         /* width, height, colors, queue_depth, task_cycles, sram_bytes */
-    const rt_sim_pe *pes;       /* PEs with a program (others are idle) */
-    int32_t npes;               /* their count */
-    const rt_sim_route *routes; /* router configurations (a router without a PE is fine) */
-    int32_t nroutes;            /* their count */
-    const rt_sim_input *inputs; /* host input streams */
-    int32_t ninputs;            /* their count */
+    const ir_target *t;           /* width, height, colors, queue_depth, task_cycles, sram_bytes */
+    const rt_sim_pe *pes;         /* PEs with a program (others are idle) */
+    int32_t npes;                 /* their count */
+    const rt_sim_route *routes;   /* router configurations (a router without a PE is fine) */
+    int32_t nroutes;              /* their count */
+    const rt_sim_input *inputs;   /* host input streams */
+    int32_t ninputs;              /* their count */
     const rt_sim_output *outputs; /* host output streams */
     int32_t noutputs;             /* their count */
     int threads;                  /* >= 1 */
-    int64_t max_cycles;           /* stop with an error after this many cycles; 0: no limit */
+    int64_t max_cycles;           /* an error if the run needs more cycles; 0: no limit */
     const rt_sim_trace *trace;    /* NULL: none */
     /* Called every 2^16 cycles (when set): the cycle, the wavelets the host
      * has received and the sum of the outputs' `expect`. */

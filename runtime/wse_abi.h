@@ -40,6 +40,7 @@ enum {
     WSE_KIND_ROW,
     WSE_KIND_GATHER,
     WSE_KIND_MOVE,
+    WSE_KIND_GENERIC,
 };
 
 /* Row kernels: the reduction they compute (docs/execution.md). */
@@ -88,15 +89,15 @@ typedef struct wse_view {
  * counts what has arrived per kept row. Kept row i of a filtered source is
  * operand row (i / (r1 - r0)) * rmod + r0 + i % (r1 - r0). */
 typedef struct wse_source {
-    uint32_t rows;       /* operand rows: elements / ncol */
-    uint32_t ncol;       /* operand row length */
-    uint32_t c0, c1;     /* columns kept */
-    uint32_t off_buf;    /* krows x (c1 - c0) words */
-    uint32_t off_cnt;    /* krows u32: elements of each kept row received */
-    uint32_t krows;      /* rows kept */
-    uint32_t rmod;       /* 0: every row; else the row filter's period */
-    uint32_t r0, r1;     /* rows kept in each period */
-    wse_view view;       /* from producer elements to operand elements */
+    uint32_t rows;    /* operand rows: elements / ncol */
+    uint32_t ncol;    /* operand row length */
+    uint32_t c0, c1;  /* columns kept */
+    uint32_t off_buf; /* krows x (c1 - c0) words */
+    uint32_t off_cnt; /* krows u32: elements of each kept row received */
+    uint32_t krows;   /* rows kept */
+    uint32_t rmod;    /* 0: every row; else the row filter's period */
+    uint32_t r0, r1;  /* rows kept in each period */
+    wse_view view;    /* from producer elements to operand elements */
 } wse_source;
 
 /* An incoming net, bound to the data task of the same index. Every row of
@@ -113,6 +114,84 @@ typedef struct wse_operand {
     float imm;    /* the value of a scalar operand */
 } wse_operand;
 
+/* Generic kernels: the op (WSE_G_*), element types (WSE_DT_*) and shapes. */
+enum {
+    WSE_DT_F32,
+    WSE_DT_F16,
+    WSE_DT_BF16,
+    WSE_DT_I32,
+    WSE_DT_BOOL,
+};
+
+enum {
+    WSE_G_NEG,
+    WSE_G_ABS,
+    WSE_G_EXP,
+    WSE_G_LOG,
+    WSE_G_SQRT,
+    WSE_G_RSQRT,
+    WSE_G_SIN,
+    WSE_G_COS,
+    WSE_G_TANH,
+    WSE_G_ERF,
+    WSE_G_SIGMOID,
+    WSE_G_RELU,
+    WSE_G_SILU,
+    WSE_G_GELU,
+    WSE_G_ADD,
+    WSE_G_SUB,
+    WSE_G_MUL,
+    WSE_G_DIV,
+    WSE_G_POW,
+    WSE_G_MAXIMUM,
+    WSE_G_MINIMUM,
+    WSE_G_LESS,
+    WSE_G_GREATER,
+    WSE_G_EQUAL,
+    WSE_G_WHERE,
+    WSE_G_MATMUL,
+    WSE_G_LINEAR,
+    WSE_G_SUM,
+    WSE_G_MEAN,
+    WSE_G_MAX,
+    WSE_G_MIN,
+    WSE_G_SOFTMAX,
+    WSE_G_LAYERNORM,
+    WSE_G_RMSNORM,
+    WSE_G_TRANSPOSE,
+    WSE_G_CONCAT,
+    WSE_G_GATHER,
+    WSE_G_CAUSAL_MASK,
+    WSE_G_CAST,
+    WSE_G_NOPS
+};
+
+#define WSE_G_MAX_IN 4 /* operands of a generic op */
+
+/* An operand of a generic op, held whole: a buffered source or resident
+ * words in SRAM. */
+typedef struct wse_gopnd {
+    uint32_t src;               /* source index, or WSE_NONE for resident words */
+    uint32_t off;               /* resident: SRAM offset of its words */
+    uint32_t dtype;             /* WSE_DT_* */
+    uint32_t rank;              /* axes */
+    uint32_t dim[WSE_MAX_RANK]; /* shape */
+} wse_gopnd;
+
+typedef struct wse_generic {
+    uint32_t op;                 /* WSE_G_* */
+    uint32_t dtype;              /* result type, WSE_DT_* */
+    uint32_t rank;               /* result axes */
+    uint32_t dim[WSE_MAX_RANK];  /* result shape */
+    uint32_t nin;                /* operands */
+    wse_gopnd in[WSE_G_MAX_IN];  /* operands */
+    uint32_t axes;               /* reductions: bit mask of input axes; softmax, concat: axis */
+    uint32_t keepdims;           /* reductions keep reduced axes */
+    uint32_t perm[WSE_MAX_RANK]; /* transpose */
+    uint32_t flags;              /* 1: gelu's tanh form; 2: matmul ta; 4: matmul tb */
+    float eps;                   /* norms */
+} wse_generic;
+
 /* Counters, zero in the initial image. */
 typedef struct wse_state {
     uint32_t pos[WSE_MAX_TASKS];  /* per channel: element within its current row */
@@ -125,41 +204,43 @@ typedef struct wse_state {
 /* The parameter block every PE holds at SRAM offset 0, for every kind
  * (fields a kind does not use are WSE_NONE or 0). */
 typedef struct wse_params {
-    wse_head head;                     /* common head */
-    uint32_t op;                       /* row kernels: WSE_ROW_* */
-    float eps;                         /* norms: epsilon */
-    uint32_t n;                        /* elements of this PE's output row slice */
-    uint32_t out_c0;                   /* its first column */
-    uint32_t out_ncol;                 /* output row length */
-    uint32_t rows;                     /* output rows per pass */
-    uint32_t mat_rows;                 /* rows of the output's last two axes (causal masks) */
-    uint32_t nsrc;                     /* sources used */
-    wse_source src[WSE_MAX_SRC];       /* buffered operands (the plan's streams first) */
-    wse_chan chan[WSE_MAX_TASKS];      /* incoming nets, by data task */
-    uint32_t src_x;                    /* gemv, row: the main input */
-    uint32_t src_north;                /* gemv: partial sums from the PE above */
-    uint32_t src_west;                 /* row: partial statistics from the lane to the west */
-    uint32_t src_stats;                /* row: final statistics per row (2 f32) */
-    uint32_t src_relay;                /* output lanes before this one, relayed ahead of its own */
-    uint32_t color_south;              /* gemv: partial sums to the PE below */
-    uint32_t color_east;               /* row: partial statistics to the next lane */
-    uint32_t color_bcast;              /* row: final statistics from the last lane */
-    uint32_t k;                        /* gemv, matmul, gather: rows of the block (x columns kept) */
-    uint32_t off_w;                    /* gemv: k x n f32, row-major; gather: k table rows x n */
-    uint32_t src_b;                    /* matmul: the buffered right operand */
-    uint32_t m;                        /* matmul: output rows per batch; gather: index row length */
-    uint32_t tb;                       /* matmul: the right operand is transposed */
-    uint32_t bat_a, bat_b;             /* matmul: batches of each operand (1: broadcast) */
-    uint32_t kb;                       /* matmul: kept rows of the right operand per batch */
-    uint32_t v0;                       /* gather: first table row held */
-    uint32_t mv_op;                    /* move: 0 transpose, 1 concat */
-    uint32_t mv_rank;                  /* move: axes of the output */
-    uint32_t mv_dim[WSE_MAX_RANK];     /* move: the output's shape */
-    uint32_t mv_perm[WSE_MAX_RANK];    /* transpose: output axis i is input axis perm[i] */
-    uint32_t mv_axis;                  /* concat: the axis */
-    uint32_t mv_off[WSE_MAX_SRC + 1];  /* concat: where operand q starts along it (then the end) */
-    uint32_t off_bias;                 /* gemv: n f32, or WSE_NONE */
-    uint32_t off_v;                    /* scratch: n f32 (a row being finished) */
+    wse_head head;                    /* common head */
+    uint32_t op;                      /* row kernels: WSE_ROW_* */
+    float eps;                        /* norms: epsilon */
+    uint32_t n;                       /* elements of this PE's output row slice */
+    uint32_t out_c0;                  /* its first column */
+    uint32_t out_ncol;                /* output row length */
+    uint32_t rows;                    /* output rows per pass */
+    uint32_t mat_rows;                /* rows of the output's last two axes (causal masks) */
+    uint32_t nsrc;                    /* sources used */
+    wse_source src[WSE_MAX_SRC];      /* buffered operands (the plan's streams first) */
+    wse_chan chan[WSE_MAX_TASKS];     /* incoming nets, by data task */
+    uint32_t src_x;                   /* gemv, row: the main input */
+    uint32_t src_north;               /* gemv: partial sums from the PE above */
+    uint32_t src_west;                /* row: partial statistics from the lane to the west */
+    uint32_t src_stats;               /* row: final statistics per row (2 f32) */
+    uint32_t src_relay;               /* output lanes before this one, relayed ahead of its own */
+    uint32_t color_south;             /* gemv: partial sums to the PE below */
+    uint32_t color_east;              /* row: partial statistics to the next lane */
+    uint32_t color_bcast;             /* row: final statistics from the last lane */
+    uint32_t k;                       /* gemv, matmul, gather: rows of the block (x columns kept) */
+    uint32_t off_w;                   /* gemv: k x n f32, row-major; gather: k table rows x n */
+    uint32_t src_b;                   /* matmul: the buffered right operand */
+    uint32_t m;                       /* matmul: output rows per batch; gather: index row length */
+    uint32_t tb;                      /* matmul: the right operand is transposed */
+    uint32_t bat_a, bat_b;            /* matmul: batches of each operand (1: broadcast) */
+    uint32_t kb;                      /* matmul: kept rows of the right operand per batch */
+    uint32_t v0;                      /* gather: first table row held */
+    uint32_t mv_op;                   /* move: 0 transpose, 1 concat */
+    uint32_t mv_rank;                 /* move: axes of the output */
+    uint32_t mv_dim[WSE_MAX_RANK];    /* move: the output's shape */
+    uint32_t mv_perm[WSE_MAX_RANK];   /* transpose: output axis i is input axis perm[i] */
+    uint32_t mv_axis;                 /* concat: the axis */
+    uint32_t mv_off[WSE_MAX_SRC + 1]; /* concat: where operand q starts along it (then the end) */
+    uint32_t vrows;                   /* gather: rows of the whole table (negative indices wrap) */
+    wse_generic gen;                  /* generic kernels */
+    uint32_t off_bias;                /* gemv: n f32, or WSE_NONE */
+    uint32_t off_v;                   /* scratch: n f32 (a row being finished) */
     wse_operand opnd[WSE_MAX_OPERAND]; /* fused ops' resident and immediate operands */
     wse_state st;                      /* counters */
 } wse_params;

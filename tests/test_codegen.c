@@ -336,8 +336,8 @@ static void test_gemv_jit(void **state) {
         /* source 0: x, columns r*KR..(r+1)*KR of each row */
         P->nsrc = r ? 2 : 1;
         P->src_x = 0;
-        P->src[0] = (wse_source){R, K, (uint32_t)(r * KR), (uint32_t)((r + 1) * KR), OFF_XBUF,
-                                 OFF_XCNT};
+        P->src[0] =
+            (wse_source){R, K, (uint32_t)(r * KR), (uint32_t)((r + 1) * KR), OFF_XBUF, OFF_XCNT};
         identity_view(&P->src[0].view, R * K);
         P->head.task_color[0] = C_X;
         P->chan[0] = (wse_chan){1u, K, 0, K};

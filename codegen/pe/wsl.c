@@ -134,6 +134,11 @@ static void pump_map(wse_pe *pe, uint8_t *sram, P *p, uint32_t nplan) {
             const float *x = row_of(sram, p, 0, t);
             for (uint32_t j = 0; j < p->n; j++)
                 v[j] = x[j];
+        } else if (!p->nsrc && p->head.kind == WSE_KIND_OUTPUT) {
+            /* an output of a resident value: its columns are in SRAM */
+            const float *x = f32(sram, p->opnd[0].off) + (size_t)t * p->n;
+            for (uint32_t j = 0; j < p->n; j++)
+                v[j] = x[j];
         }
         wsc_ep(pe, sram, t, p->n, v);
         emit(pe, sram, p, t, v);
@@ -208,6 +213,7 @@ static int gather_local(wse_pe *pe, uint8_t *sram, P *p, uint32_t t, float *v) {
     if (!have(p, p->src_x, r)) return 0;
     const wse_source *X = &p->src[p->src_x];
     int32_t idx = (int32_t)u32(sram, X->off_buf)[(size_t)r * (X->c1 - X->c0) + c];
+    if (idx < 0) idx += (int32_t)p->vrows;
     uint32_t n = p->n;
     if (idx >= (int32_t)p->v0 && idx < (int32_t)(p->v0 + p->k)) {
         const float *row = f32(sram, p->off_w) + (size_t)(idx - (int32_t)p->v0) * n;
@@ -314,7 +320,10 @@ static int move_word(uint8_t *sram, const P *p, uint32_t s, uint32_t g, uint32_t
     const wse_source *S = &p->src[s];
     uint32_t r = g / S->ncol, c = g % S->ncol;
     if (!have(p, s, r)) return 0;
-    *w = u32(sram, S->off_buf)[(size_t)r * (S->c1 - S->c0) + (c - S->c0)];
+    /* an element the lane does not keep: a malformed block, never valid */
+    *w = c < S->c0 || c >= S->c1 || r >= S->krows || S->rmod
+             ? 0
+             : u32(sram, S->off_buf)[(size_t)r * (S->c1 - S->c0) + (c - S->c0)];
     return 1;
 }
 
@@ -340,6 +349,406 @@ void wsl_task_move(wse_pe *pe, uint32_t task, uint32_t payload, uint32_t nplan) 
     (void)nplan;
     if (task < WSE_MAX_TASKS) receive(pe, sram, p, task, payload);
     pump_move(pe, sram, p);
+}
+
+/* --------------------------------------------------------------- generic */
+
+/* Everything without a fast program: each lane holds every operand whole
+ * and computes its columns of each output row element by element, with the
+ * semantics of docs/language.md (f16 and bf16 round every result; i32
+ * wraps). Slow but complete; the compiler sizes these kernels so the
+ * operands fit. */
+
+static float round_dt(float x, uint32_t dt) {
+    if (dt == WSE_DT_F16) return (float)(_Float16)x;
+    if (dt == WSE_DT_BF16) {
+        uint32_t u = bits(x);
+        if ((u & 0x7fffffffu) > 0x7f800000u) return x; /* NaN stays */
+        u = (u + 0x7fffu + ((u >> 16) & 1u)) & 0xffff0000u;
+        float y;
+        memcpy(&y, &u, 4);
+        return y;
+    }
+    return x;
+}
+
+static int is_float_dt(uint32_t dt) {
+    return dt <= WSE_DT_BF16;
+}
+
+/* Operand i's word at its flat index. */
+static uint32_t gword(uint8_t *sram, const P *p, uint32_t i, uint32_t flat) {
+    const wse_gopnd *o = &p->gen.in[i];
+    if (o->src == WSE_NONE) return u32(sram, o->off)[flat];
+    return u32(sram, p->src[o->src].off_buf)[flat];
+}
+
+static float gf(uint8_t *sram, const P *p, uint32_t i, uint32_t flat) {
+    uint32_t w = gword(sram, p, i, flat), dt = p->gen.in[i].dtype;
+    if (is_float_dt(dt)) {
+        float x;
+        memcpy(&x, &w, 4);
+        return x;
+    }
+    return dt == WSE_DT_I32 ? (float)(int32_t)w : (float)(w != 0);
+}
+
+/* The flat index of operand i broadcast to output index idx (rank r). */
+static uint32_t bcast(const P *p, uint32_t i, const uint32_t *idx, uint32_t r) {
+    const wse_gopnd *o = &p->gen.in[i];
+    uint32_t flat = 0;
+    for (uint32_t a = 0; a < o->rank; a++) {
+        uint32_t oa = r - o->rank + a;
+        flat = flat * o->dim[a] + (o->dim[a] == 1 ? 0 : idx[oa]);
+    }
+    return flat;
+}
+
+static void unflatten(uint32_t f, const uint32_t *dim, uint32_t rank, uint32_t *idx) {
+    for (uint32_t a = rank; a-- > 0;) {
+        idx[a] = f % dim[a];
+        f /= dim[a];
+    }
+}
+
+static uint32_t flatten(const uint32_t *idx, const uint32_t *dim, uint32_t rank) {
+    uint32_t f = 0;
+    for (uint32_t a = 0; a < rank; a++)
+        f = f * dim[a] + idx[a];
+    return f;
+}
+
+static double sigmoid_d(double x) {
+    double t = exp(-fabs(x));
+    return x >= 0 ? 1.0 / (1.0 + t) : t / (1.0 + t);
+}
+
+static float unary_f(uint32_t op, float xf, uint32_t flags) {
+    double x = xf;
+    switch (op) {
+    case WSE_G_NEG: return -xf;
+    case WSE_G_ABS: return fabsf(xf);
+    case WSE_G_EXP: return (float)exp(x);
+    case WSE_G_LOG: return (float)log(x);
+    case WSE_G_SQRT: return (float)sqrt(x);
+    case WSE_G_RSQRT: return (float)(1.0 / sqrt(x));
+    case WSE_G_SIN: return (float)sin(x);
+    case WSE_G_COS: return (float)cos(x);
+    case WSE_G_TANH: return (float)tanh(x);
+    case WSE_G_ERF: return (float)erf(x);
+    case WSE_G_SIGMOID: return (float)sigmoid_d(x);
+    case WSE_G_RELU: return xf < 0 ? 0.0f : xf;
+    case WSE_G_SILU: return (float)(x * sigmoid_d(x));
+    case WSE_G_GELU:
+        if (flags & 1) {
+            const double beta = 0.7978845608028654, kappa = 0.044715;
+            return (float)(x * sigmoid_d(2.0 * beta * (x + kappa * x * x * x)));
+        }
+        return (float)(0.5 * x * erfc(-x * 0.7071067811865476));
+    }
+    return xf;
+}
+
+static uint32_t binary_w(const P *p, uint32_t op, uint8_t *sram, uint32_t ia, uint32_t ib) {
+    uint32_t dt = p->gen.dtype;
+    if (dt == WSE_DT_I32) {
+        uint32_t x = gword(sram, p, 0, ia), y = gword(sram, p, 1, ib);
+        switch (op) {
+        case WSE_G_ADD: return x + y;
+        case WSE_G_SUB: return x - y;
+        case WSE_G_MUL: return x * y;
+        case WSE_G_MAXIMUM: return (int32_t)x > (int32_t)y ? x : y;
+        case WSE_G_MINIMUM: return (int32_t)x < (int32_t)y ? x : y;
+        }
+        return 0;
+    }
+    float x = gf(sram, p, 0, ia), y = gf(sram, p, 1, ib), r = 0;
+    switch (op) {
+    case WSE_G_ADD: r = x + y; break;
+    case WSE_G_SUB: r = x - y; break;
+    case WSE_G_MUL: r = x * y; break;
+    case WSE_G_DIV: r = x / y; break;
+    case WSE_G_POW: r = (float)pow(x, y); break;
+    case WSE_G_MAXIMUM: r = x > y || x != x ? x : y; break;
+    case WSE_G_MINIMUM: r = x < y || x != x ? x : y; break;
+    }
+    return bits(round_dt(r, dt));
+}
+
+static uint32_t compare_w(const P *p, uint32_t op, uint8_t *sram, uint32_t ia, uint32_t ib) {
+    uint32_t dt = p->gen.in[0].dtype;
+    if (dt == WSE_DT_I32 || dt == WSE_DT_BOOL) {
+        int32_t x = (int32_t)gword(sram, p, 0, ia), y = (int32_t)gword(sram, p, 1, ib);
+        return op == WSE_G_LESS ? x < y : op == WSE_G_GREATER ? x > y : x == y;
+    }
+    float x = gf(sram, p, 0, ia), y = gf(sram, p, 1, ib);
+    return op == WSE_G_LESS ? x < y : op == WSE_G_GREATER ? x > y : x == y;
+}
+
+static uint32_t cast_w(const P *p, uint32_t w) {
+    uint32_t from = p->gen.in[0].dtype, to = p->gen.dtype;
+    float f;
+    int32_t v;
+    if (is_float_dt(from)) {
+        memcpy(&f, &w, 4);
+        v = f >= -2147483648.0f && f < 2147483648.0f ? (int32_t)f : INT32_MIN;
+    } else {
+        v = from == WSE_DT_I32 ? (int32_t)w : (int32_t)(w != 0);
+        f = (float)v;
+    }
+    if (is_float_dt(to)) return bits(round_dt(f, to));
+    if (to == WSE_DT_I32) return (uint32_t)v;
+    return is_float_dt(from) ? f != 0 : v != 0;
+}
+
+/* Reductions: input index of output index idx with reduced axes at 0. */
+static void reduce_base(const P *p, const uint32_t *idx, uint32_t *in) {
+    const wse_gopnd *x = &p->gen.in[0];
+    uint32_t k = 0;
+    for (uint32_t a = 0; a < x->rank; a++) {
+        if (p->gen.axes >> a & 1) {
+            in[a] = 0;
+            if (p->gen.keepdims) k++;
+        } else {
+            in[a] = idx[k++];
+        }
+    }
+}
+
+/* Next index over the reduced axes (odometer); 0 when done. */
+static int reduce_next(const P *p, uint32_t *in) {
+    const wse_gopnd *x = &p->gen.in[0];
+    for (uint32_t a = x->rank; a-- > 0;) {
+        if (!(p->gen.axes >> a & 1)) continue;
+        if (++in[a] < x->dim[a]) return 1;
+        in[a] = 0;
+    }
+    return 0;
+}
+
+static uint32_t reduce_w(uint8_t *sram, const P *p, const uint32_t *idx) {
+    const wse_gopnd *x = &p->gen.in[0];
+    uint32_t in[WSE_MAX_RANK], op = p->gen.op, dt = p->gen.dtype;
+    reduce_base(p, idx, in);
+    double acc = op == WSE_G_MAX ? -INFINITY : op == WSE_G_MIN ? INFINITY : 0;
+    int64_t iacc = op == WSE_G_MAX ? INT32_MIN : op == WSE_G_MIN ? INT32_MAX : 0;
+    uint32_t count = 0;
+    int nan = 0;
+    do {
+        uint32_t f = flatten(in, x->dim, x->rank);
+        count++;
+        if (dt == WSE_DT_I32) {
+            int32_t v = (int32_t)gword(sram, p, 0, f);
+            if (op == WSE_G_MAX)
+                iacc = v > iacc ? v : iacc;
+            else if (op == WSE_G_MIN)
+                iacc = v < iacc ? v : iacc;
+            else
+                iacc += v;
+            continue;
+        }
+        double v = gf(sram, p, 0, f);
+        if (v != v) nan = 1;
+        if (op == WSE_G_MAX)
+            acc = v > acc ? v : acc;
+        else if (op == WSE_G_MIN)
+            acc = v < acc ? v : acc;
+        else
+            acc += v;
+    } while (reduce_next(p, in));
+    if (dt == WSE_DT_I32) {
+        if (op == WSE_G_MEAN) iacc /= count;
+        return (uint32_t)(int32_t)iacc;
+    }
+    if (op == WSE_G_MEAN) acc /= count;
+    if (nan && (op == WSE_G_MAX || op == WSE_G_MIN)) acc = NAN;
+    return bits(round_dt((float)acc, dt));
+}
+
+/* softmax along an axis, layernorm and rmsnorm along the last. */
+static uint32_t norm_w(uint8_t *sram, const P *p, const uint32_t *idx, uint32_t f) {
+    const wse_gopnd *x = &p->gen.in[0];
+    uint32_t op = p->gen.op, rank = x->rank;
+    uint32_t ax = op == WSE_G_SOFTMAX ? p->gen.axes : rank - 1;
+    uint32_t len = x->dim[ax], stride = 1;
+    for (uint32_t a = ax + 1; a < rank; a++)
+        stride *= x->dim[a];
+    uint32_t base = f - idx[ax] * stride;
+    double r;
+    float xv = gf(sram, p, 0, f);
+    if (op == WSE_G_SOFTMAX) {
+        double m = -INFINITY, sum = 0;
+        for (uint32_t j = 0; j < len; j++) {
+            double v = gf(sram, p, 0, base + j * stride);
+            m = v > m ? v : m;
+        }
+        for (uint32_t j = 0; j < len; j++)
+            sum += exp(gf(sram, p, 0, base + j * stride) - m);
+        r = exp(xv - m) / sum;
+    } else if (op == WSE_G_LAYERNORM) {
+        double mean = 0, var = 0;
+        for (uint32_t j = 0; j < len; j++)
+            mean += gf(sram, p, 0, base + j);
+        mean /= len;
+        for (uint32_t j = 0; j < len; j++) {
+            double d = gf(sram, p, 0, base + j) - mean;
+            var += d * d;
+        }
+        var /= len;
+        uint32_t c = idx[ax];
+        r = (xv - mean) / sqrt(var + p->gen.eps) * gf(sram, p, 1, c) + gf(sram, p, 2, c);
+    } else {
+        double ms = 0;
+        for (uint32_t j = 0; j < len; j++) {
+            double v = gf(sram, p, 0, base + j);
+            ms += v * v;
+        }
+        ms /= len;
+        r = xv / sqrt(ms + p->gen.eps) * gf(sram, p, 1, idx[ax]);
+    }
+    return bits(round_dt((float)r, p->gen.dtype));
+}
+
+/* matmul with NumPy's rules (1-D operands, broadcast batches), and linear. */
+static uint32_t matmul_w(uint8_t *sram, const P *p, const uint32_t *idx) {
+    const wse_gopnd *A = &p->gen.in[0], *B = &p->gen.in[1];
+    uint32_t rank = p->gen.rank, ta = p->gen.flags >> 1 & 1, tb = p->gen.flags >> 2 & 1;
+    /* A as [.., m, k] (a vector is [1, k]); B as [.., k, n] (a vector [k, 1]) */
+    uint32_t ar = A->rank, br = B->rank;
+    uint32_t am = ar >= 2 ? A->dim[ar - 2 + ta] : 1, ak = ar >= 2 ? A->dim[ar - 1 - ta] : A->dim[0];
+    uint32_t bn = br >= 2 ? B->dim[br - 1 - tb] : 1;
+    (void)am;
+    uint32_t i = 0, j = 0, nb = rank; /* output: [batch.., (m), (n)] */
+    if (br >= 2) j = idx[--nb];
+    if (ar >= 2) i = idx[--nb];
+    double acc = 0;
+    for (uint32_t k = 0; k < ak; k++) {
+        /* A's flat index: batch axes aligned at the right of the output's batch */
+        uint32_t fa = 0, fb = 0;
+        for (uint32_t a = 0; a + 2 < ar; a++) {
+            uint32_t oa = nb - (ar - 2) + a, d = A->dim[a];
+            fa = fa * d + (d == 1 ? 0 : idx[oa]);
+        }
+        if (ar >= 2) {
+            uint32_t r0 = ta ? k : i, c0 = ta ? i : k;
+            fa = (fa * A->dim[ar - 2] + r0) * A->dim[ar - 1] + c0;
+        } else {
+            fa = k;
+        }
+        for (uint32_t a = 0; a + 2 < br; a++) {
+            uint32_t oa = nb - (br - 2) + a, d = B->dim[a];
+            fb = fb * d + (d == 1 ? 0 : idx[oa]);
+        }
+        if (br >= 2) {
+            uint32_t r0 = tb ? j : k, c0 = tb ? k : j;
+            fb = (fb * B->dim[br - 2] + r0) * B->dim[br - 1] + c0;
+        } else {
+            fb = k;
+        }
+        acc += (double)gf(sram, p, 0, fa) * gf(sram, p, 1, fb);
+    }
+    (void)bn;
+    if (p->gen.op == WSE_G_LINEAR) acc += gf(sram, p, 2, j);
+    return bits(round_dt((float)acc, p->gen.dtype));
+}
+
+static uint32_t generic_word(uint8_t *sram, const P *p, uint32_t o) {
+    const wse_generic *G = &p->gen;
+    uint32_t idx[WSE_MAX_RANK], op = G->op, rank = G->rank;
+    unflatten(o, G->dim, rank, idx);
+    switch (op) {
+    case WSE_G_ADD:
+    case WSE_G_SUB:
+    case WSE_G_MUL:
+    case WSE_G_DIV:
+    case WSE_G_POW:
+    case WSE_G_MAXIMUM:
+    case WSE_G_MINIMUM:
+        return binary_w(p, op, sram, bcast(p, 0, idx, rank), bcast(p, 1, idx, rank));
+    case WSE_G_LESS:
+    case WSE_G_GREATER:
+    case WSE_G_EQUAL: return compare_w(p, op, sram, bcast(p, 0, idx, rank), bcast(p, 1, idx, rank));
+    case WSE_G_WHERE:
+        return gword(sram, p, 0, bcast(p, 0, idx, rank))
+                   ? gword(sram, p, 1, bcast(p, 1, idx, rank))
+                   : gword(sram, p, 2, bcast(p, 2, idx, rank));
+    case WSE_G_CAST: return cast_w(p, gword(sram, p, 0, bcast(p, 0, idx, rank)));
+    case WSE_G_CAUSAL_MASK: {
+        uint32_t t = rank >= 2 ? G->dim[rank - 2] : 1, s = G->dim[rank - 1];
+        uint32_t i = rank >= 2 ? idx[rank - 2] : 0, j = idx[rank - 1];
+        if (j + t > i + s) return bits(-INFINITY);
+        return gword(sram, p, 0, o);
+    }
+    case WSE_G_MATMUL:
+    case WSE_G_LINEAR: return matmul_w(sram, p, idx);
+    case WSE_G_SUM:
+    case WSE_G_MEAN:
+    case WSE_G_MAX:
+    case WSE_G_MIN: return reduce_w(sram, p, idx);
+    case WSE_G_SOFTMAX:
+    case WSE_G_LAYERNORM:
+    case WSE_G_RMSNORM: return norm_w(sram, p, idx, o);
+    case WSE_G_TRANSPOSE: {
+        uint32_t in[WSE_MAX_RANK];
+        for (uint32_t a = 0; a < rank; a++)
+            in[G->perm[a]] = idx[a];
+        return gword(sram, p, 0, flatten(in, G->in[0].dim, rank));
+    }
+    case WSE_G_CONCAT: {
+        uint32_t ax = G->axes, q = 0;
+        while (idx[ax] >= G->in[q].dim[ax])
+            idx[ax] -= G->in[q++].dim[ax];
+        return gword(sram, p, q, flatten(idx, G->in[q].dim, rank));
+    }
+    case WSE_G_GATHER: {
+        /* output [idx shape.., table row shape..] */
+        const wse_gopnd *T = &p->gen.in[0], *I = &p->gen.in[1];
+        uint32_t ir = I->rank, row = 1;
+        int32_t v = (int32_t)gword(sram, p, 1, flatten(idx, I->dim, ir));
+        if (v < 0) v += (int32_t)T->dim[0];
+        if (v < 0 || v >= (int32_t)T->dim[0]) return bits(NAN);
+        for (uint32_t a = 1; a < T->rank; a++)
+            row *= T->dim[a];
+        return gword(sram, p, 0, (uint32_t)v * row + flatten(idx + ir, T->dim + 1, T->rank - 1));
+    }
+    default: {
+        /* unary */
+        uint32_t w = gword(sram, p, 0, o);
+        if (G->dtype == WSE_DT_I32) {
+            int32_t x = (int32_t)w;
+            return op == WSE_G_NEG || x < 0 ? 0u - w : w;
+        }
+        float x;
+        memcpy(&x, &w, 4);
+        return bits(round_dt(unary_f(op, x, G->flags), G->dtype));
+    }
+    }
+}
+
+static void pump_generic(wse_pe *pe, uint8_t *sram, P *p) {
+    /* every operand whole first */
+    for (uint32_t i = 0; i < p->gen.nin; i++) {
+        uint32_t s = p->gen.in[i].src;
+        if (s != WSE_NONE && p->src[s].krows && !have(p, s, p->src[s].krows - 1)) return;
+    }
+    uint32_t *v = u32(sram, p->off_v);
+    while (p->st.next < p->rows) {
+        uint32_t t = p->st.next;
+        if (!have(p, p->src_relay, t)) return;
+        for (uint32_t j = 0; j < p->n; j++)
+            v[j] = generic_word(sram, p, t * p->out_ncol + p->out_c0 + j);
+        wse_charge(pe, 4 * p->n);
+        emit(pe, sram, p, t, (const float *)(const void *)v);
+        p->st.next = t + 1;
+    }
+}
+
+void wsl_task_generic(wse_pe *pe, uint32_t task, uint32_t payload, uint32_t nplan) {
+    uint8_t *sram = wse_sram(pe);
+    P *p = (P *)(void *)sram;
+    (void)nplan;
+    if (task < WSE_MAX_TASKS) receive(pe, sram, p, task, payload);
+    pump_generic(pe, sram, p);
 }
 
 /* ------------------------------------------------------------------- row */
@@ -497,9 +906,8 @@ static int is_reduction(const P *p) {
 static void finish_rows(wse_pe *pe, uint8_t *sram, P *p, uint32_t nplan) {
     float *v = f32(sram, p->off_v);
     /* layernorm's gamma and beta, rmsnorm's gain: the first operand slots */
-    const float *g = p->op == WSE_ROW_LAYERNORM || p->op == WSE_ROW_RMSNORM
-                         ? f32(sram, p->opnd[0].off)
-                         : NULL;
+    const float *g =
+        p->op == WSE_ROW_LAYERNORM || p->op == WSE_ROW_RMSNORM ? f32(sram, p->opnd[0].off) : NULL;
     const float *b = p->op == WSE_ROW_LAYERNORM ? f32(sram, p->opnd[1].off) : NULL;
     for (;;) {
         uint32_t t = p->st.next;
@@ -512,8 +920,7 @@ static void finish_rows(wse_pe *pe, uint8_t *sram, P *p, uint32_t nplan) {
                 v[j] = row_of(sram, p, p->src_stats, t * p->out_ncol + p->out_c0 + j)[0];
         } else {
             if (!have(p, p->src_stats, t)) return;
-            finish_row(p, row_of(sram, p, p->src_x, t), row_of(sram, p, p->src_stats, t), v, g,
-                       b);
+            finish_row(p, row_of(sram, p, p->src_x, t), row_of(sram, p, p->src_stats, t), v, g, b);
         }
         wse_charge(pe, 4 * p->n);
         wsc_ep(pe, sram, t, p->n, v);

@@ -36,7 +36,8 @@ def models():
             if os.path.exists(os.path.join(d, "weights.safetensors")):
                 args += ["--weights", os.path.join(d, "weights.safetensors")]
             out.append((name, os.path.join(d, "model.wsm"), args))
-    out.append(("gpt2_small", os.path.join(root, "examples", "gpt2_small.wsm"), []))
+    # GPT-2 small on the whole wse3 wafer is bench/compile_gpt2_small.sh's: since PE programs
+    # buffer whole passes its routing needs minutes (docs/PERFORMANCE.md), too long for CI.
     return out
 
 
@@ -86,7 +87,8 @@ def check_dump(name, art, fabric):
 with tempfile.TemporaryDirectory() as tmp:
     art = os.path.join(tmp, "m.wsa")
     for name, model, args in models():
-        fabrics = [(32, 32), (64, 64), None] if name != "gpt2_small" else [None]
+        # 16x16 and 64x64 are tests/e2e/test_run.py's (which also runs what it compiles)
+        fabrics = [(32, 32), None]
         for fab in fabrics:
             extra = ["--fabric", f"{fab[0]}x{fab[1]}"] if fab else []
             p = run(["compile", model] + args + extra + ["-o", art])
