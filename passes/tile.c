@@ -260,6 +260,10 @@ static int64_t out_lanes(const ir_kernel *k) {
  * kernel's own consumers see its new width. */
 static void match_lanes(const ir_graph *g, ir_kgraph *kg, const shape *sh, const ir_target *t,
                         const uint8_t *tight) {
+    /* within the half of the fabric tiling allows */
+    int64_t budget = (int64_t)t->width * t->height / 2, area = 0;
+    for (int32_t i = 0; i < kg->nk; i++)
+        area += (int64_t)kg->k[i].w * kg->k[i].h;
     int32_t *order = ir_xmalloc(sizeof(int32_t) * ((size_t)kg->ns + 1)), n = 0;
     for (int32_t ka = 0; ka < kg->nk; ka++)
         for (int32_t s = 0; s < kg->ns; s++)
@@ -277,14 +281,19 @@ static void match_lanes(const ir_graph *g, ir_kgraph *kg, const shape *sh, const
                 if (ir_view_base(g, x->in[o]) == a->node) ir_in_lanes(g, b, x->in[o], &kind);
         }
         if (b->kind == IR_KK_OUTPUT) kind = IR_LANES_ROWS;
-        int64_t sram, cyc, d0, d1, d2;
+        int64_t sram, cyc, d0, d1, d2, before = (int64_t)b->w * b->h;
         if (kind == IR_LANES_ROWS && b->h < need) {
-            b->h = (int32_t)min64(need, bs->maxh);
+            int64_t h = min64(need, bs->maxh);
+            if (area + b->w * (h - b->h) > budget) continue;
+            b->h = (int32_t)h;
         } else if (kind == IR_LANES_COLS && b->w < need) {
-            b->w = (int32_t)min64(need, bs->maxw);
+            int64_t w = min64(need, bs->maxw);
+            if (area + (w - b->w) * b->h > budget) continue;
+            b->w = (int32_t)w;
         } else {
             continue;
         }
+        area += (int64_t)b->w * b->h - before;
         evaluate(bs, b, b->w, b->h, &sram, &b->cycles, &b->sram_data, &b->sram_buffers,
                  &b->sram_program);
         (void)t, (void)sram, (void)cyc, (void)d0, (void)d1, (void)d2;

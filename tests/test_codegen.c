@@ -282,6 +282,7 @@ static wse_params *blank(uint8_t *mem, uint32_t kind, uint32_t row, uint32_t h) 
         P->head.task_color[t] = WSE_NO_COLOR;
     P->head.color_out = P->color_south = P->color_east = P->color_bcast = WSE_NO_COLOR;
     P->src_x = P->src_north = P->src_west = P->src_stats = P->src_relay = WSE_NONE;
+    P->src_b = WSE_NONE;
     P->off_bias = WSE_NONE;
     return P;
 }
@@ -336,14 +337,25 @@ static void test_gemv_jit(void **state) {
         /* source 0: x, columns r*KR..(r+1)*KR of each row */
         P->nsrc = r ? 2 : 1;
         P->src_x = 0;
-        P->src[0] =
-            (wse_source){R, K, (uint32_t)(r * KR), (uint32_t)((r + 1) * KR), OFF_XBUF, OFF_XCNT};
+        P->src[0] = (wse_source){.rows = R,
+                                 .ncol = K,
+                                 .c0 = (uint32_t)(r * KR),
+                                 .c1 = (uint32_t)((r + 1) * KR),
+                                 .off_buf = OFF_XBUF,
+                                 .off_cnt = OFF_XCNT,
+                                 .krows = R};
         identity_view(&P->src[0].view, R * K);
         P->head.task_color[0] = C_X;
         P->chan[0] = (wse_chan){1u, K, 0, K};
         if (r) {
             P->src_north = 1;
-            P->src[1] = (wse_source){R, N, 0, N, OFF_NBUF, OFF_NCNT};
+            P->src[1] = (wse_source){.rows = R,
+                                     .ncol = N,
+                                     .c0 = 0,
+                                     .c1 = N,
+                                     .off_buf = OFF_NBUF,
+                                     .off_cnt = OFF_NCNT,
+                                     .krows = R};
             identity_view(&P->src[1].view, R * N);
             P->head.task_color[1] = C_NORTH;
             P->chan[1] = (wse_chan){2u, N, 0, N};
@@ -477,7 +489,13 @@ static void test_map_jit(void **state) {
     wse_params *P = blank(mem, WSE_KIND_MAP, 0, 1);
     P->head.color_out = C_OUT;
     P->n = 8, P->out_ncol = 8, P->rows = 4, P->nsrc = 1;
-    P->src[0] = (wse_source){4, 8, 0, 8, OFF_XBUF, OFF_XCNT};
+    P->src[0] = (wse_source){.rows = 4,
+                             .ncol = 8,
+                             .c0 = 0,
+                             .c1 = 8,
+                             .off_buf = OFF_XBUF,
+                             .off_cnt = OFF_XCNT,
+                             .krows = 4};
     identity_view(&P->src[0].view, 32);
     P->head.task_color[0] = C_X;
     P->chan[0] = (wse_chan){1u, 8, 0, 8};
