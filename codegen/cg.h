@@ -51,17 +51,4 @@ bool cg_build_images(const ir_graph *g, const ir_kgraph *kg, const ir_target *t,
  * `; program N: KIND DTYPE, used by kernels NAME, ...`. */
 void cg_print_llvm(const cg_programs *p, FILE *out);
 
-/* Runs one program natively (ORC LLJIT): the imports resolve the ABI calls
- * (wse_sram, wse_send, wse_activate, wse_charge) and the host's libm the
- * rest. NULL with *err (malloc'd) on failure. */
-typedef struct cg_jit cg_jit;
-typedef struct cg_symbol {
-    const char *name; /* e.g. "wse_send" */
-    void *addr;       /* its implementation */
-} cg_symbol;
-cg_jit *cg_jit_load(const void *bitcode, size_t len, const cg_symbol *imports, int nimports,
-                    char **err);
-void *cg_jit_entry(cg_jit *j, const char *name); /* "wse_init", "wse_task"; NULL if absent */
-void cg_jit_free(cg_jit *j);
-
 #endif

@@ -7,7 +7,6 @@
 #include "cg.h"
 #include "driver.h"
 #include "rt.h"
-#include "sim.h"
 
 #include <math.h>
 #include <stdlib.h>
@@ -243,19 +242,19 @@ int drv_run(const drv_args *a, ir_diag *d) {
     }
 
     /* Programs: each compiled once, shared by every PE that runs it. */
-    cg_symbol imports[] = {{"wse_sram", (void *)wse_sram},
+    rt_symbol imports[] = {{"wse_sram", (void *)wse_sram},
                            {"wse_send", (void *)wse_send},
                            {"wse_activate", (void *)wse_activate},
                            {"wse_charge", (void *)wse_charge}};
-    cg_jit **jit = ir_xcalloc((size_t)L.nprog + 1, sizeof *jit);
+    rt_jit **jit = ir_xcalloc((size_t)L.nprog + 1, sizeof *jit);
     wse_init_fn *init = ir_xcalloc((size_t)L.nprog + 1, sizeof *init);
     wse_task_fn *task = ir_xcalloc((size_t)L.nprog + 1, sizeof *task);
     for (int32_t i = 0; i < L.nprog && !status; i++) {
         char *err = NULL;
-        jit[i] = cg_jit_load(L.bc[i], L.bclen[i], imports, 4, &err);
+        jit[i] = rt_jit_load(L.bc[i], L.bclen[i], imports, 4, &err);
         if (jit[i]) {
-            init[i] = (wse_init_fn)cg_jit_entry(jit[i], "wse_init");
-            task[i] = (wse_task_fn)cg_jit_entry(jit[i], "wse_task");
+            init[i] = (wse_init_fn)rt_jit_entry(jit[i], "wse_init");
+            task[i] = (wse_task_fn)rt_jit_entry(jit[i], "wse_task");
         }
         if (!jit[i] || !task[i]) {
             ir_error(d, IR_NOLOC, "artifact: program %d does not load: %s", i,
@@ -399,7 +398,7 @@ int drv_run(const drv_args *a, ir_diag *d) {
         free(mem[i]);
     free(mem), free(pes);
     for (int32_t i = 0; i < L.nprog; i++)
-        if (jit[i]) cg_jit_free(jit[i]);
+        if (jit[i]) rt_jit_free(jit[i]);
     free(jit), free(init), free(task);
     for (int32_t i = 0; i < L.im.nin; i++)
         ir_tensor_free(ins[i]);

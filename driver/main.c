@@ -26,9 +26,9 @@ const drv_command drv_commands[] = {
      "Compiles the model for the modeled wafer: lowers it to kernels, sizes each\n"
      "kernel's rectangle of PEs, places the rectangles, routes the streams between\n"
      "them on colours, proves every route, and writes one self-describing artifact.\n"
-     "-o names the artifact; --emit kernels prints the kernel graph, --emit llvm the\n"
-     "PE programs. Row, matmul, gather and move kernels have no program yet: compile\n"
-     "warns and names them.\n",
+     "-o names the artifact (PE programs as LLVM bitcode, every PE's SRAM image and the\n"
+     "host I/O map included); --emit kernels prints the kernel graph, --emit llvm the\n"
+     "PE programs.\n",
      OPTS_MODEL | OPT_BIT(OPT_OUTDIR), drv_compile, NULL},
     {"run", "execute an artifact on the modeled wafer",
      "wsc run OUT.wsa -i NAME=FILE.npy ... -o DIR [OPTIONS]",

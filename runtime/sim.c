@@ -25,7 +25,8 @@
  *   Their effects are then committed in batch order, which does not depend
  *   on the threads, and everything else is sequential, so results are
  *   bit-identical for any thread count. */
-#include "sim.h"
+
+#include "rt.h"
 
 #include <limits.h>
 #include <pthread.h>

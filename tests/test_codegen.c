@@ -16,6 +16,7 @@
 #include <string.h>
 
 #include "cgi.h"
+#include "rt.h"
 #include "fe.h"
 #include "pass.h"
 
@@ -91,7 +92,7 @@ static void t_charge(wse_pe *pe, uint32_t cycles) {
     charged += cycles;
 }
 
-static const cg_symbol imports[] = {
+static const rt_symbol imports[] = {
     {"wse_sram", (void *)t_sram},
     {"wse_send", (void *)t_send},
     {"wse_activate", (void *)t_activate},
@@ -99,7 +100,7 @@ static const cg_symbol imports[] = {
 };
 
 typedef struct prog {
-    cg_jit *jit;      /* the loaded program */
+    rt_jit *jit;      /* the loaded program */
     wse_init_fn init; /* its entries */
     wse_task_fn task; /* */
 } prog;
@@ -107,10 +108,10 @@ typedef struct prog {
 static prog jit(const cg_program *q) {
     char *err = NULL;
     prog p = {0};
-    p.jit = cg_jit_load(q->bitcode, q->len, imports, 4, &err);
+    p.jit = rt_jit_load(q->bitcode, q->len, imports, 4, &err);
     if (!p.jit) fail_msg("jit: %s", err);
-    p.init = (wse_init_fn)cg_jit_entry(p.jit, "wse_init");
-    p.task = (wse_task_fn)cg_jit_entry(p.jit, "wse_task");
+    p.init = (wse_init_fn)rt_jit_entry(p.jit, "wse_init");
+    p.task = (wse_task_fn)rt_jit_entry(p.jit, "wse_task");
     assert_non_null(p.init);
     assert_non_null(p.task);
     return p;
@@ -164,7 +165,7 @@ static void test_ex_mlp(void **state) {
         gemv += p.p[j].kind == IR_KK_GEMV && p.p[j].supported;
         if (p.p[j].supported) {
             prog q = jit(&p.p[j]); /* compiles natively, entries resolve */
-            cg_jit_free(q.jit);
+            rt_jit_free(q.jit);
         }
     }
     assert_true(gemv >= 1);
@@ -223,7 +224,7 @@ static void test_epilogues(void **state) {
     for (int32_t j = 0; j < p.n; j++) {
         map |= p.p[j].kind == IR_KK_MAP && strstr(p.p[j].key, "silu(s0)") != NULL;
         prog q = jit(&p.p[j]);
-        cg_jit_free(q.jit);
+        rt_jit_free(q.jit);
     }
     assert_true(map);
     cg_programs_free(&p);
@@ -461,7 +462,7 @@ static void test_gemv_jit(void **state) {
     /* Cost: KR x N multiply-adds per row on both PEs, plus receiving and sending. */
     assert_true(charged >= (uint64_t)(2 * R * KR * N + R * K));
     ir_tensor_free(sv);
-    cg_jit_free(pr.jit);
+    rt_jit_free(pr.jit);
     free(mem[0]), free(mem[1]);
     ir_tensor_free(w), ir_tensor_free(b);
     cg_programs_free(&p);
@@ -517,7 +518,7 @@ static void test_map_jit(void **state) {
         assert_int_equal(log_[i].payload, bits(want));
         assert_int_equal(log_[i].color, C_OUT);
     }
-    cg_jit_free(pr.jit);
+    rt_jit_free(pr.jit);
     free(mem);
     cg_programs_free(&p);
     ir_kgraph_free(&kg);

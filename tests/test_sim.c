@@ -1,4 +1,4 @@
-/* test_sim.c - the simulator of the modeled wafer (runtime/sim.h): its
+/* test_sim.c - the simulator of the modeled wafer (runtime/rt.h): its
  * timing rules cycle for cycle (host streams over d links, a core on the
  * way, backpressure from a slow consumer, multicast, contended links and
  * the round-robin between them), task order on a core, every run-time and
@@ -12,8 +12,7 @@
 #include <stdint.h>
 #include <cmocka.h>
 
-#include "ir.h"
-#include "sim.h"
+#include "rt.h"
 
 #include <jansson.h>
 #include <stdlib.h>

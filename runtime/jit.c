@@ -1,8 +1,11 @@
-/* jit.c - runs one program natively with ORC LLJIT: the tests execute
- * generated code through it, and the runtime's simulator can use the same
- * entry points. The ABI calls resolve to the caller's implementations, math
- * functions to the host process (libm). */
-#include "cgi.h"
+/* jit.c - the runtime's one JIT interface: compiles a PE program's bitcode
+ * natively with LLVM's ORC LLJIT (the only use of LLVM outside codegen/).
+ * The ABI calls resolve to the caller's implementations (the simulator's,
+ * or a test's), math functions to the host process (libm). */
+#include "rt.h"
+
+#include <llvm-c/Target.h>
+#include <pthread.h>
 
 #include <llvm-c/BitReader.h>
 #include <llvm-c/Core.h>
@@ -12,7 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-struct cg_jit {
+struct rt_jit {
     LLVMOrcLLJITRef jit; /* owns the compiled module */
 };
 
@@ -23,10 +26,21 @@ static char *take_error(LLVMErrorRef e) {
     return s;
 }
 
-cg_jit *cg_jit_load(const void *bitcode, size_t len, const cg_symbol *imports, int nimports,
+static pthread_once_t init_once = PTHREAD_ONCE_INIT;
+static bool init_ok;
+
+static void do_init(void) {
+    init_ok = !LLVMInitializeNativeTarget() && !LLVMInitializeNativeAsmPrinter();
+}
+
+rt_jit *rt_jit_load(const void *bitcode, size_t len, const rt_symbol *imports, int nimports,
                     char **err) {
     *err = NULL;
-    cg_llvm_init();
+    pthread_once(&init_once, do_init);
+    if (!init_ok) {
+        *err = ir_xstrdup("LLVM has no native target on this host");
+        return NULL;
+    }
     LLVMOrcLLJITRef jit;
     LLVMErrorRef e = LLVMOrcCreateLLJIT(&jit, LLVMOrcCreateLLJITBuilder());
     if (e) {
@@ -71,12 +85,12 @@ cg_jit *cg_jit_load(const void *bitcode, size_t len, const cg_symbol *imports, i
         LLVMOrcDisposeLLJIT(jit);
         return NULL;
     }
-    cg_jit *j = ir_xcalloc(1, sizeof *j);
+    rt_jit *j = ir_xcalloc(1, sizeof *j);
     j->jit = jit;
     return j;
 }
 
-void *cg_jit_entry(cg_jit *j, const char *name) {
+void *rt_jit_entry(rt_jit *j, const char *name) {
     LLVMOrcExecutorAddress a = 0;
     LLVMErrorRef e = LLVMOrcLLJITLookup(j->jit, &a, name);
     if (e) {
@@ -86,7 +100,7 @@ void *cg_jit_entry(cg_jit *j, const char *name) {
     return (void *)(uintptr_t)a;
 }
 
-void cg_jit_free(cg_jit *j) {
+void rt_jit_free(rt_jit *j) {
     if (!j) return;
     LLVMErrorRef e = LLVMOrcDisposeLLJIT(j->jit);
     if (e) LLVMConsumeError(e);
