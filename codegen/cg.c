@@ -384,16 +384,9 @@ static void build(gen *G) {
 
     /* The entry points call the library's code for the kernel's kind with
      * the number of sources the fused ops read (a constant O2 folds in). */
-    const char *entry = pl->kind == IR_KK_GEMV      ? "wsl_task_gemv"
-                        : pl->kind == IR_KK_MATMUL  ? "wsl_task_matmul"
-                        : pl->kind == IR_KK_GATHER  ? "wsl_task_gather"
-                        : pl->kind == IR_KK_ROW     ? "wsl_task_row"
-                        : pl->kind == IR_KK_MOVE    ? "wsl_task_move"
-                        : pl->kind == IR_KK_GENERIC ? "wsl_task_generic"
-                                                    : "wsl_task_map";
     LLVMTypeRef t_lib =
-        LLVMFunctionType(G->vd, (LLVMTypeRef[]){G->ptr, G->i32, G->i32, G->i32}, 4, 0);
-    LLVMValueRef f_lib = LLVMAddFunction(G->m, entry, t_lib);
+        LLVMFunctionType(G->vd, (LLVMTypeRef[]){G->ptr, G->i32, G->i32, G->i32, G->i32}, 5, 0);
+    LLVMValueRef f_lib = LLVMAddFunction(G->m, "wsl_task", t_lib);
     LLVMValueRef f_linit = LLVMAddFunction(G->m, "wsl_init", G->t_init);
     G->fn = f_init;
     LLVMPositionBuilderAtEnd(G->b, block(G, "entry"));
@@ -403,9 +396,9 @@ static void build(gen *G) {
     G->fn = f_task;
     LLVMPositionBuilderAtEnd(G->b, block(G, "entry"));
     G->pe = LLVMGetParam(f_task, 0);
-    LLVMValueRef args[4] = {G->pe, LLVMGetParam(f_task, 1), LLVMGetParam(f_task, 2),
-                            c32(G, (uint64_t)pl->nplan)};
-    call(G, t_lib, f_lib, args, 4);
+    LLVMValueRef args[5] = {G->pe, LLVMGetParam(f_task, 1), LLVMGetParam(f_task, 2),
+                            c32(G, (uint64_t)pl->nplan), c32(G, (uint64_t)pl->kind)};
+    call(G, t_lib, f_lib, args, 5);
     LLVMBuildRetVoid(G->b);
     link_library(G);
 }

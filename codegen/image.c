@@ -247,8 +247,22 @@ static int32_t free_color(builder *B, int32_t x, int32_t y) {
     return -1;
 }
 
-static bool build_pe(builder *B, int32_t ki, int32_t c, int32_t r, const cg_plan *pl, int32_t prog,
-                     pe_mem *m) {
+/* The graph input or output a host kernel carries, or NULL. */
+static rt_host_io *host_io(const ir_graph *g, rt_images *im, const ir_kernel *k) {
+    if (k->kind == IR_KK_INPUT) {
+        for (int32_t i = 0, in = 0; i < g->nnodes; i++)
+            if (g->nodes[i].op == IR_INPUT) {
+                if (i == k->node) return &im->in[in];
+                in++;
+            }
+    } else if (k->kind == IR_KK_OUTPUT) {
+        for (int32_t i = 0; i < g->noutputs; i++)
+            if (!strcmp(g->outputs[i].name, k->name)) return &im->out[i];
+    }
+    return NULL;
+}
+
+static bool build_pe(builder *B, int32_t ki, int32_t c, int32_t r, const cg_plan *pl, pe_mem *m) {
     const ir_graph *g = B->g;
     const ir_kernel *k = &B->kg->k[ki];
     const ir_node *n0 = &g->nodes[k->nodes[0]], *out = &g->nodes[k->node];
@@ -542,18 +556,11 @@ static bool build_pe(builder *B, int32_t ki, int32_t c, int32_t r, const cg_plan
                      x, y, k->name);
             return false;
         }
-        rt_host_io *io = NULL;
+        rt_host_io *io = host_io(g, B->im, k);
         if (k->kind == IR_KK_INPUT) {
-            for (int32_t i = 0, in = 0; i < g->nnodes; i++)
-                if (g->nodes[i].op == IR_INPUT) {
-                    if (i == k->node) io = &B->im->in[in];
-                    in++;
-                }
             P->head.task_color[nchan] = (uint32_t)color;
             P->chan[nchan++] = (wse_chan){1u, (uint32_t)N, (uint32_t)lo, (uint32_t)hi};
         } else {
-            for (int32_t i = 0; i < g->noutputs; i++)
-                if (!strcmp(g->outputs[i].name, k->name)) io = &B->im->out[i];
             P->head.color_out = (uint32_t)color;
         }
         if (!io) ir_internal_error("host kernel '%s' matches no graph input or output", k->name);
@@ -566,21 +573,7 @@ static bool build_pe(builder *B, int32_t ki, int32_t c, int32_t r, const cg_plan
                  k->name, c, r, (long long)B->t->sram_bytes);
         return false;
     }
-    (void)prog;
     return true;
-}
-
-static void host_placeholder(builder *B, const ir_kernel *k, int32_t r) {
-    const ir_graph *g = B->g;
-    rt_host_io *io = NULL;
-    for (int32_t i = 0, in = 0; i < g->nnodes; i++)
-        if (g->nodes[i].op == IR_INPUT) {
-            if (k->kind == IR_KK_INPUT && i == k->node) io = &B->im->in[in];
-            in++;
-        }
-    for (int32_t i = 0; k->kind == IR_KK_OUTPUT && i < g->noutputs; i++)
-        if (!strcmp(g->outputs[i].name, k->name)) io = &B->im->out[i];
-    if (io) io->lanes[r] = (rt_host_lane){k->x, k->y + r, 0, 0, 0};
 }
 
 bool cg_build_images(const ir_graph *g, const ir_kgraph *kg, const ir_target *t,
@@ -645,20 +638,14 @@ bool cg_build_images(const ir_graph *g, const ir_kgraph *kg, const ir_target *t,
     for (int32_t i = 0; i < kg->nk; i++) {
         const ir_kernel *k = &kg->k[i];
         if (k->kind != IR_KK_INPUT && k->kind != IR_KK_OUTPUT) continue;
-        rt_host_io *io = NULL;
-        if (k->kind == IR_KK_INPUT) {
-            for (int32_t j = 0, in = 0; j < g->nnodes; j++)
-                if (g->nodes[j].op == IR_INPUT) {
-                    if (j == k->node) io = &im->in[in];
-                    in++;
-                }
-        } else {
-            for (int32_t j = 0; j < g->noutputs; j++)
-                if (!strcmp(g->outputs[j].name, k->name)) io = &im->out[j];
-        }
+        rt_host_io *io = host_io(g, im, k);
         if (!io) continue;
         io->nlanes = k->h;
         io->lanes = ir_alloc(im->arena, sizeof(rt_host_lane) * (size_t)k->h);
+        /* each lane's edge PE; build_pe adds its colour and columns (a
+         * kernel without a program keeps these, and wsc run refuses it) */
+        for (int32_t r = 0; r < k->h; r++)
+            io->lanes[r] = (rt_host_lane){k->x, k->y + r, 0, 0, 0};
     }
 
     im->pe = ir_alloc(im->arena, sizeof(rt_pe_image) * ((size_t)B.npe + 1));
@@ -670,11 +657,7 @@ bool cg_build_images(const ir_graph *g, const ir_kgraph *kg, const ir_target *t,
         cg_plan_kernel(g, k, pl);
         for (int32_t r = 0; r < k->h && ok; r++)
             for (int32_t c = 0; c < k->w && ok; c++) {
-                if (pl->supported)
-                    ok = build_pe(&B, i, c, r, pl, progs->prog_of[i], &m);
-                else if (k->kind == IR_KK_INPUT || k->kind == IR_KK_OUTPUT)
-                    /* a placeholder lane: wsc run refuses the trap program first */
-                    host_placeholder(&B, k, r);
+                if (pl->supported) ok = build_pe(&B, i, c, r, pl, &m);
                 rt_pe_image *p = &im->pe[im->npe++];
                 p->x = k->x + c, p->y = k->y + r;
                 p->kernel = i;

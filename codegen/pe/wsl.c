@@ -146,16 +146,6 @@ static void pump_map(wse_pe *pe, uint8_t *sram, P *p, uint32_t nplan) {
     }
 }
 
-/* Input, output and map PEs; `nplan` is fixed per program. Task ids from
- * WSE_MAX_TASKS up are the local task wsl_init starts, which receives
- * nothing (rows needing no input go at once). */
-void wsl_task_map(wse_pe *pe, uint32_t task, uint32_t payload, uint32_t nplan) {
-    uint8_t *sram = wse_sram(pe);
-    P *p = (P *)(void *)sram;
-    if (task < WSE_MAX_TASKS) receive(pe, sram, p, task, payload);
-    pump_map(pe, sram, p, nplan);
-}
-
 /* ------------------------------------------------------------------ gemv */
 
 /* Kernels that reduce down their columns (gemv, matmul, gather): row t's
@@ -263,27 +253,6 @@ static void pump_chain(wse_pe *pe, uint8_t *sram, P *p, uint32_t nplan, uint32_t
     }
 }
 
-void wsl_task_gemv(wse_pe *pe, uint32_t task, uint32_t payload, uint32_t nplan) {
-    uint8_t *sram = wse_sram(pe);
-    P *p = (P *)(void *)sram;
-    if (task < WSE_MAX_TASKS) receive(pe, sram, p, task, payload);
-    pump_chain(pe, sram, p, nplan, WSE_KIND_GEMV);
-}
-
-void wsl_task_matmul(wse_pe *pe, uint32_t task, uint32_t payload, uint32_t nplan) {
-    uint8_t *sram = wse_sram(pe);
-    P *p = (P *)(void *)sram;
-    if (task < WSE_MAX_TASKS) receive(pe, sram, p, task, payload);
-    pump_chain(pe, sram, p, nplan, WSE_KIND_MATMUL);
-}
-
-void wsl_task_gather(wse_pe *pe, uint32_t task, uint32_t payload, uint32_t nplan) {
-    uint8_t *sram = wse_sram(pe);
-    P *p = (P *)(void *)sram;
-    if (task < WSE_MAX_TASKS) receive(pe, sram, p, task, payload);
-    pump_chain(pe, sram, p, nplan, WSE_KIND_GATHER);
-}
-
 /* ------------------------------------------------------------------ move */
 
 /* Where output element o (row-major over mv_dim) comes from: its source and
@@ -341,14 +310,6 @@ static void pump_move(wse_pe *pe, uint8_t *sram, P *p) {
         emit(pe, sram, p, t, (const float *)(const void *)v);
         p->st.next = t + 1;
     }
-}
-
-void wsl_task_move(wse_pe *pe, uint32_t task, uint32_t payload, uint32_t nplan) {
-    uint8_t *sram = wse_sram(pe);
-    P *p = (P *)(void *)sram;
-    (void)nplan;
-    if (task < WSE_MAX_TASKS) receive(pe, sram, p, task, payload);
-    pump_move(pe, sram, p);
 }
 
 /* --------------------------------------------------------------- generic */
@@ -743,14 +704,6 @@ static void pump_generic(wse_pe *pe, uint8_t *sram, P *p) {
     }
 }
 
-void wsl_task_generic(wse_pe *pe, uint32_t task, uint32_t payload, uint32_t nplan) {
-    uint8_t *sram = wse_sram(pe);
-    P *p = (P *)(void *)sram;
-    (void)nplan;
-    if (task < WSE_MAX_TASKS) receive(pe, sram, p, task, payload);
-    pump_generic(pe, sram, p);
-}
-
 /* ------------------------------------------------------------------- row */
 
 /* A lane's statistics of a row: two numbers whose meaning depends on the
@@ -929,12 +882,26 @@ static void finish_rows(wse_pe *pe, uint8_t *sram, P *p, uint32_t nplan) {
     }
 }
 
-void wsl_task_row(wse_pe *pe, uint32_t task, uint32_t payload, uint32_t nplan) {
+/* A PE program's task: `kind` and `nplan` (the sources its fused ops
+ * read) are constants of the program, so O2 keeps one case. Task ids from
+ * WSE_MAX_TASKS up are the local task wsl_init starts, which receives
+ * nothing (rows needing no input go at once). */
+void wsl_task(wse_pe *pe, uint32_t task, uint32_t payload, uint32_t nplan, uint32_t kind) {
     uint8_t *sram = wse_sram(pe);
     P *p = (P *)(void *)sram;
     if (task < WSE_MAX_TASKS) receive(pe, sram, p, task, payload);
-    reduce_rows(pe, sram, p);
-    finish_rows(pe, sram, p, nplan);
+    switch (kind) {
+    case WSE_KIND_GEMV:
+    case WSE_KIND_MATMUL:
+    case WSE_KIND_GATHER: pump_chain(pe, sram, p, nplan, kind); break;
+    case WSE_KIND_ROW:
+        reduce_rows(pe, sram, p);
+        finish_rows(pe, sram, p, nplan);
+        break;
+    case WSE_KIND_MOVE: pump_move(pe, sram, p); break;
+    case WSE_KIND_GENERIC: pump_generic(pe, sram, p); break;
+    default: pump_map(pe, sram, p, nplan); break;
+    }
 }
 
 /* Every PE starts with one local task, so rows that need no input (a lane
