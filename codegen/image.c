@@ -287,7 +287,7 @@ static bool build_pe(builder *B, int32_t ki, int32_t c, int32_t r, const cg_plan
     /* The output slice: lanes of rows for host columns, of columns else. */
     int64_t N = last_dim(out);
     bool host = k->kind == IR_KK_INPUT || k->kind == IR_KK_OUTPUT;
-    int32_t lanes = host ? k->h : k->w, lane = host ? r : c;
+    int32_t lanes = host ? k->h : k->w, lane = host ? ir_kernel_chunk(k, r) : c;
     int64_t lo = (int64_t)lane * N / lanes, hi = (int64_t)(lane + 1) * N / lanes;
     P->n = (uint32_t)(hi - lo);
     P->out_c0 = (uint32_t)lo;
@@ -373,7 +373,8 @@ static bool build_pe(builder *B, int32_t ki, int32_t c, int32_t r, const cg_plan
     case IR_KK_GEMV: {
         ir_ref xr = n0->in[0];
         int64_t K = last_dim(&g->nodes[xr]);
-        int64_t k0 = (int64_t)r * K / k->h, k1 = (int64_t)(r + 1) * K / k->h;
+        int32_t ch = ir_kernel_chunk(k, r);
+        int64_t k0 = (int64_t)ch * K / k->h, k1 = (int64_t)(ch + 1) * K / k->h;
         P->src_x = add_source(B, P, m, xr, k0, k1);
         P->k = (uint32_t)(k1 - k0);
         if (r > 0) P->src_north = add_plain(B, P, m, P->rows, P->n);

@@ -96,6 +96,7 @@ int drv_compile(const drv_args *a, ir_diag *d) {
     int32_t nnets = 0;
     pl_routing pr = {0};
     if (ok) {
+        pl_order_rows(g, &kg);
         nnets = pl_build_nets(g, &kg, &period, &nets, &info, arena);
         ok = pl_route(t->width, t->height, nets, nnets, t->colors, t->link_wavelets, &pr, d);
         if (ok &&

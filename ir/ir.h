@@ -476,7 +476,15 @@ typedef struct ir_kernel {
     int64_t work;         /* multiply-adds or element operations per pass, whole kernel */
     int64_t cycles;       /* estimated cycles per pass of its busiest PE */
     int32_t colors;       /* colours it needs inside its rectangle */
+    const int32_t *chunk; /* gemv and output kernels, per row: the slice of the streamed
+                             input that row takes (NULL: row r takes slice r); chosen
+                             after placement so the streams' routes need not cross */
 } ir_kernel;
+
+/* The input slice row r of kernel k takes (see ir_kernel.chunk). */
+static inline int32_t ir_kernel_chunk(const ir_kernel *k, int32_t r) {
+    return k->chunk ? k->chunk[r] : r;
+}
 
 typedef struct ir_kstream {
     int32_t src, dst; /* kernel indices (src produces, dst consumes) */

@@ -254,6 +254,112 @@ static int32_t operands_from(const ir_graph *g, const ir_kernel *a, const ir_ker
     return n;
 }
 
+/* Scratch for lane_needs: a mark per output lane of the widest producer. */
+static uint8_t *lane_marks(const ir_kgraph *kg) {
+    int32_t pmax = 1;
+    for (int32_t i = 0; i < kg->nk; i++)
+        pmax = out_lanes(&kg->k[i]) > pmax ? out_lanes(&kg->k[i]) : pmax;
+    return ir_xmalloc((size_t)pmax + 1);
+}
+
+/* A row waiting for its slice: where its source lanes are, seen from the
+ * kernel's rectangle. */
+typedef struct row_src {
+    int64_t side;  /* columns from the rectangle's nearer side (0: within its columns) */
+    int64_t off;   /* rows from the rectangle's span (0: within it) */
+    int32_t sy;    /* the sources' mean row, clamped to the rectangle */
+    int32_t slice; /* the slice (the row that takes it when no order is chosen) */
+} row_src;
+
+static int cmp_row_src(const void *x, const void *y) {
+    const row_src *a = x, *b = y;
+    if (a->side != b->side) return a->side < b->side ? -1 : 1;
+    if (a->off != b->off) return a->off > b->off ? -1 : 1;
+    if (a->sy != b->sy) return a->sy < b->sy ? -1 : 1;
+    return (a->slice > b->slice) - (a->slice < b->slice);
+}
+
+/* The nearest free row from r along skip (a taken row points past itself,
+ * toward one end: skip is one array per direction), or -1; path halving
+ * keeps the walks short. */
+static int32_t free_row(int32_t *skip, int32_t r, int32_t h) {
+    while (r >= 0 && r < h && skip[r] != r) {
+        int32_t n = skip[r];
+        if (n >= 0 && n < h && skip[n] != n) skip[r] = skip[n];
+        r = skip[r];
+    }
+    return r >= 0 && r < h ? r : -1;
+}
+
+/* A gemv's rows (each takes a slice of x and multicasts it across the
+ * row) and an output kernel's rows each get their slice from producer lanes
+ * outside the rectangle. A colour stays with a wavelet, so two routes that
+ * cross need two colours: taking the slices in index order down the rows
+ * makes a producer's lanes below a gemv cross one another's routes in one
+ * big clique, more nets than a router has colours. Instead each slice goes
+ * to the free row nearest its sources' row, slices with the nearest sources
+ * first: every route then passes only rows taken by routes nearer to the
+ * rectangle and enters its row from the side, so Y-then-X routes are
+ * nested rather than crossed. The partial sums and outputs do not depend
+ * on which row holds which slice, only the order of the float additions. */
+void pl_order_rows(const ir_graph *g, ir_kgraph *kg) {
+    uint8_t *mark = lane_marks(kg);
+    ir_ref ops[64];
+    needs nd = {0};
+    for (int32_t bi = 0; bi < kg->nk; bi++) {
+        ir_kernel *b = &kg->k[bi];
+        b->chunk = NULL;
+        if ((b->kind != IR_KK_GEMV && b->kind != IR_KK_OUTPUT) || b->h < 2) continue;
+        int32_t h = b->h;
+        double *mx = ir_xcalloc((size_t)h, sizeof(double)),
+               *my = ir_xcalloc((size_t)h, sizeof(double));
+        int32_t *cnt = ir_xcalloc((size_t)h, sizeof(int32_t));
+        for (int32_t s = 0; s < kg->ns; s++) {
+            if (kg->s[s].dst != bi) continue;
+            const ir_kernel *a = &kg->k[kg->s[s].src];
+            int32_t nops = operands_from(g, a, b, ops);
+            nd.n = 0;
+            for (int32_t o = 0; o < nops; o++)
+                lane_needs(g, a, out_lanes(a), b, bi, ops[o], &nd, mark);
+            for (int64_t e = 0; e < nd.n; e++) {
+                int32_t x, y, j = nd.v[e].lane;
+                out_pe(a, nd.v[e].producer, &x, &y);
+                mx[j] += x, my[j] += y, cnt[j]++;
+            }
+        }
+        row_src *rs = ir_xmalloc(sizeof(row_src) * (size_t)h);
+        int32_t x1 = b->x + b->w - 1, y1 = b->y + h - 1;
+        for (int32_t j = 0; j < h; j++) {
+            double x = cnt[j] ? mx[j] / cnt[j] : b->x, y = cnt[j] ? my[j] / cnt[j] : b->y + j;
+            int64_t xi = (int64_t)(x + 0.5), yi = (int64_t)(y + 0.5);
+            rs[j].side = xi < b->x ? b->x - xi : xi > x1 ? xi - x1 : 0;
+            rs[j].off = yi < b->y ? b->y - yi : yi > y1 ? yi - y1 : 0;
+            rs[j].sy = (int32_t)(yi < b->y ? b->y : yi > y1 ? y1 : yi) - b->y;
+            rs[j].slice = j;
+            /* rows without a streamed source go last, where they are */
+            if (!cnt[j]) rs[j].side = INT64_MAX, rs[j].sy = j;
+        }
+        qsort(rs, (size_t)h, sizeof *rs, cmp_row_src);
+        int32_t *chunk = ir_alloc(kg->arena, sizeof(int32_t) * (size_t)h);
+        int32_t *up = ir_xmalloc(sizeof(int32_t) * (size_t)h),
+                *dn = ir_xmalloc(sizeof(int32_t) * (size_t)h);
+        for (int32_t r = 0; r < h; r++)
+            up[r] = dn[r] = r;
+        for (int32_t j = 0; j < h; j++) {
+            int32_t r = rs[j].sy, a = free_row(up, r, h), c = free_row(dn, r, h);
+            int32_t take = a < 0 ? c : c < 0 ? a : (r - a <= c - r ? a : c);
+            chunk[take] = rs[j].slice;
+            up[take] = take - 1, dn[take] = take + 1;
+        }
+        bool identity = true;
+        for (int32_t r = 0; r < h; r++)
+            identity &= chunk[r] == r;
+        b->chunk = identity ? NULL : chunk;
+        free(up), free(dn), free(rs), free(mx), free(my), free(cnt);
+    }
+    free(mark), free(nd.v);
+}
+
 int32_t pl_build_nets(const ir_graph *g, const ir_kgraph *kg, double *period, pl_net **out,
                       pl_netinfo **info, ir_arena *arena) {
     netlist nl = {0};
@@ -267,10 +373,7 @@ int32_t pl_build_nets(const ir_graph *g, const ir_kgraph *kg, double *period, pl
         first[i] = -1;
     for (int32_t s = kg->ns - 1; s >= 0; s--)
         first[kg->s[s].src] = s;
-    int32_t pmax = 1;
-    for (int32_t i = 0; i < kg->nk; i++)
-        pmax = out_lanes(&kg->k[i]) > pmax ? out_lanes(&kg->k[i]) : pmax;
-    uint8_t *mark = ir_xmalloc((size_t)pmax + 1);
+    uint8_t *mark = lane_marks(kg);
     ir_ref ops[64];
     needs nd = {0};
     int32_t cap = 1024;

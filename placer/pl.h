@@ -147,6 +147,10 @@ typedef struct pl_netinfo {
     int64_t lo, hi;   /* streams and relays: producer columns carried per row */
 } pl_netinfo;
 
+/* Chooses which input slice each row of a placed gemv or output kernel
+ * takes (ir_kernel.chunk), so the routes feeding the rows do not cross. */
+void pl_order_rows(const ir_graph *g, ir_kgraph *kg);
+
 /* The nets of a placed kernel graph: every stream cut into per-lane
  * multicasts (a consumer lane gets the producer lanes holding the elements
  * it needs, through its operand's view; runs of producer lanes are relayed
