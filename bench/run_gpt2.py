@@ -30,36 +30,19 @@ def load_safetensors(path):
 
 
 def torch_forward(w, tok, threads, repeat=20):
-    """The forward of tests/ref/gen.py's ex_gpt2; the best of `repeat` timings after a warm-up."""
+    """tests/ref/gen.py's forward of ex_gpt2; the best of `repeat` timings after a warm-up."""
     import torch
-    import torch.nn.functional as F
+    sys.path.insert(0, os.path.join(ROOT, "tests", "ref"))
+    sys.dont_write_bytecode = True  # keep the source tree clean
+    from gen import gpt2_forward  # imports torch, so after the caller's environment changes
     torch.set_num_threads(threads)
     w = {k: torch.from_numpy(v.copy()) for k, v in w.items()}
     tok = torch.from_numpy(tok.astype(np.int64))
-    B, T = tok.shape
-    D = w["wte"].shape[1]
-    L = w["ln1_g"].shape[0]
-    H = 4
-    Dh = D // H
     best = float("inf")
     for i in range(repeat + 1):
         t0 = time.perf_counter()
         with torch.no_grad():
-            mask = torch.triu(torch.ones(T, T, dtype=torch.bool), 1)
-            heads = lambda t: t.reshape(B, T, H, Dh).permute(0, 2, 1, 3)
-            x = w["wte"][tok] + w["wpe"]
-            for l in range(L):
-                h = F.layer_norm(x, (D,), w["ln1_g"][l], w["ln1_b"][l])
-                qkv = h @ w["w_qkv"][l] + w["b_qkv"][l]
-                q, k, v = heads(qkv[..., :D]), heads(qkv[..., D:2 * D]), heads(qkv[..., 2 * D:])
-                s = (q @ k.transpose(-1, -2) * Dh ** -0.5).masked_fill(mask, float("-inf"))
-                a = torch.softmax(s, -1) @ v
-                x = x + a.permute(0, 2, 1, 3).reshape(B, T, D) @ w["w_o"][l] + w["b_o"][l]
-                h = F.layer_norm(x, (D,), w["ln2_g"][l], w["ln2_b"][l])
-                x = x + F.gelu(h @ w["w_fc"][l] + w["b_fc"][l], approximate="tanh") @ w["w_pr"][l] \
-                    + w["b_pr"][l]
-            x = F.layer_norm(x, (D,), w["lnf_g"], w["lnf_b"])
-            logits = x @ w["wte"].T
+            logits = gpt2_forward(w, tok, 4)
         if i:
             best = min(best, time.perf_counter() - t0)
     return best, logits.numpy()

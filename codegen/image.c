@@ -271,16 +271,9 @@ static bool build_pe(builder *B, int32_t ki, int32_t c, int32_t r, const cg_plan
     m->full = false;
     wse_params *P = (wse_params *)(void *)m->bytes;
     m->top = m->data_end = (uint32_t)sizeof(wse_params);
-    P->head.version = WSE_ABI_VERSION;
-    P->head.kind = (uint32_t)k->kind;
+    wse_params_blank(P, (uint32_t)k->kind);
     P->head.col = (uint32_t)c, P->head.row = (uint32_t)r;
     P->head.w = (uint32_t)k->w, P->head.h = (uint32_t)k->h;
-    for (int i = 0; i < WSE_MAX_TASKS; i++)
-        P->head.task_color[i] = WSE_NO_COLOR;
-    P->head.color_out = P->color_south = P->color_east = P->color_bcast = WSE_NO_COLOR;
-    P->src_x = P->src_north = P->src_west = P->src_stats = P->src_relay = WSE_NONE;
-    P->src_b = WSE_NONE;
-    P->off_bias = WSE_NONE;
     P->op = pl->row_op >= 0 ? (uint32_t)pl->row_op : 0;
     P->eps = (float)n0->a.eps;
 

@@ -53,7 +53,7 @@ ir_keep ir_lane_keep(const ir_graph *g, const ir_kernel *k, ir_ref r, int32_t j)
         kp.c0 = (int64_t)j * ncol / q, kp.c1 = (int64_t)(j + 1) * ncol / q;
         return kp;
     }
-    if (k->kind == IR_KK_GEMV || k->kind == IR_KK_OUTPUT) j = ir_kernel_chunk(k, j);
+    if (kind == IR_LANES_ROWS) j = ir_kernel_chunk(k, j);
     kp.c0 = (int64_t)j * ncol / q, kp.c1 = (int64_t)(j + 1) * ncol / q;
     return kp;
 }

@@ -245,4 +245,17 @@ typedef struct wse_params {
     wse_state st;                      /* counters */
 } wse_params;
 
+/* A parameter block with nothing bound (no task colours, no sources, no
+ * bias), for kind `kind`: what the compiler fills in from. */
+static inline void wse_params_blank(wse_params *P, uint32_t kind) {
+    P->head.version = WSE_ABI_VERSION;
+    P->head.kind = kind;
+    for (int i = 0; i < WSE_MAX_TASKS; i++)
+        P->head.task_color[i] = WSE_NO_COLOR;
+    P->head.color_out = P->color_south = P->color_east = P->color_bcast = WSE_NO_COLOR;
+    P->src_x = P->src_north = P->src_west = P->src_stats = P->src_relay = WSE_NONE;
+    P->src_b = WSE_NONE;
+    P->off_bias = WSE_NONE;
+}
+
 #endif

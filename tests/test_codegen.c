@@ -276,15 +276,8 @@ static void identity_view(wse_view *v, uint32_t n) {
 static wse_params *blank(uint8_t *mem, uint32_t kind, uint32_t row, uint32_t h) {
     _Static_assert(sizeof(wse_params) <= OFF_W, "the test layout leaves room for the block");
     wse_params *P = (wse_params *)mem;
-    P->head.version = WSE_ABI_VERSION;
-    P->head.kind = kind;
+    wse_params_blank(P, kind);
     P->head.row = row, P->head.w = 1, P->head.h = h;
-    for (int t = 0; t < WSE_MAX_TASKS; t++)
-        P->head.task_color[t] = WSE_NO_COLOR;
-    P->head.color_out = P->color_south = P->color_east = P->color_bcast = WSE_NO_COLOR;
-    P->src_x = P->src_north = P->src_west = P->src_stats = P->src_relay = WSE_NONE;
-    P->src_b = WSE_NONE;
-    P->off_bias = WSE_NONE;
     return P;
 }
 

@@ -570,45 +570,37 @@ static uint32_t norm_w(uint8_t *sram, const P *p, const uint32_t *idx, uint32_t 
     return bits(round_dt((float)r, p->gen.dtype));
 }
 
+/* The flat index of element (r, c) of an operand of rank `rank` taken as
+ * [batch.., rows, cols] (rank >= 2), its batch axes aligned at the right
+ * of the output's nb batch axes (idx) and broadcast where they are 1. */
+static uint32_t mat_index(const wse_gopnd *X, uint32_t rank, const uint32_t *idx, uint32_t nb,
+                          uint32_t r, uint32_t c) {
+    uint32_t f = 0;
+    for (uint32_t a = 0; a + 2 < rank; a++) {
+        uint32_t d = X->dim[a];
+        f = f * d + (d == 1 ? 0 : idx[nb - (rank - 2) + a]);
+    }
+    return (f * X->dim[rank - 2] + r) * X->dim[rank - 1] + c;
+}
+
 /* matmul with NumPy's rules (1-D operands, broadcast batches), and linear. */
 static uint32_t matmul_w(uint8_t *sram, const P *p, const uint32_t *idx) {
     const wse_gopnd *A = &p->gen.in[0], *B = &p->gen.in[1];
-    uint32_t rank = p->gen.rank, ta = p->gen.flags >> 1 & 1, tb = p->gen.flags >> 2 & 1;
+    uint32_t ta = p->gen.flags >> 1 & 1, tb = p->gen.flags >> 2 & 1;
     /* A as [.., m, k] (a vector is [1, k]); B as [.., k, n] (a vector [k, 1]) */
     uint32_t ar = A->rank, br = B->rank;
-    uint32_t am = ar >= 2 ? A->dim[ar - 2 + ta] : 1, ak = ar >= 2 ? A->dim[ar - 1 - ta] : A->dim[0];
-    uint32_t bn = br >= 2 ? B->dim[br - 1 - tb] : 1;
-    (void)am;
-    uint32_t i = 0, j = 0, nb = rank; /* output: [batch.., (m), (n)] */
+    uint32_t ak = ar >= 2 ? A->dim[ar - 1 - ta] : A->dim[0];
+    uint32_t i = 0, j = 0, nb = p->gen.rank; /* output: [batch.., (m), (n)] */
     if (br >= 2) j = idx[--nb];
     if (ar >= 2) i = idx[--nb];
     double acc = 0;
     for (uint32_t k = 0; k < ak; k++) {
-        /* A's flat index: batch axes aligned at the right of the output's batch */
-        uint32_t fa = 0, fb = 0;
-        for (uint32_t a = 0; a + 2 < ar; a++) {
-            uint32_t oa = nb - (ar - 2) + a, d = A->dim[a];
-            fa = fa * d + (d == 1 ? 0 : idx[oa]);
-        }
-        if (ar >= 2) {
-            uint32_t r0 = ta ? k : i, c0 = ta ? i : k;
-            fa = (fa * A->dim[ar - 2] + r0) * A->dim[ar - 1] + c0;
-        } else {
-            fa = k;
-        }
-        for (uint32_t a = 0; a + 2 < br; a++) {
-            uint32_t oa = nb - (br - 2) + a, d = B->dim[a];
-            fb = fb * d + (d == 1 ? 0 : idx[oa]);
-        }
-        if (br >= 2) {
-            uint32_t r0 = tb ? j : k, c0 = tb ? k : j;
-            fb = (fb * B->dim[br - 2] + r0) * B->dim[br - 1] + c0;
-        } else {
-            fb = k;
-        }
+        uint32_t fa =
+            ar >= 2 ? (ta ? mat_index(A, ar, idx, nb, k, i) : mat_index(A, ar, idx, nb, i, k)) : k;
+        uint32_t fb =
+            br >= 2 ? (tb ? mat_index(B, br, idx, nb, j, k) : mat_index(B, br, idx, nb, k, j)) : k;
         acc += (double)gf(sram, p, 0, fa) * gf(sram, p, 1, fb);
     }
-    (void)bn;
     if (p->gen.op == WSE_G_LINEAR) acc += gf(sram, p, 2, j);
     return bits(round_dt((float)acc, p->gen.dtype));
 }

@@ -132,19 +132,12 @@ def ex_mlp(name, B, args=None):
     case(name, "@examples/mlp.wsm", dict(x=x), dict(logits=logits, probs=torch.softmax(logits, -1)),
          weights=w, args=args)
 
-def ex_gpt2():
-    r = Rng("ex_gpt2")
-    B, T, D, H, L, V = 2, 16, 64, 4, 2, 97
+def gpt2_forward(w, tok, H):
+    """examples/gpt2.wsm's forward: the logits of tokens tok [B, T] under weights w (tensors
+    named as the model's params, layers stacked), H heads. bench/run_gpt2.py times it too."""
+    B, T = tok.shape
+    D, L = w["wte"].shape[1], w["ln1_g"].shape[0]
     Dh = D // H
-    w = dict(wte=r.n(V, D, std=0.3), wpe=r.n(T, D, std=0.1),
-             ln1_g=r.n(L, D, std=0.1, mean=1.0), ln1_b=r.n(L, D, std=0.05),
-             w_qkv=r.n(L, D, 3 * D, std=0.12), b_qkv=r.n(L, 3 * D, std=0.05),
-             w_o=r.n(L, D, D, std=0.1), b_o=r.n(L, D, std=0.05),
-             ln2_g=r.n(L, D, std=0.1, mean=1.0), ln2_b=r.n(L, D, std=0.05),
-             w_fc=r.n(L, D, 4 * D, std=0.12), b_fc=r.n(L, 4 * D, std=0.05),
-             w_pr=r.n(L, 4 * D, D, std=0.06), b_pr=r.n(L, D, std=0.05),
-             lnf_g=r.n(D, std=0.1, mean=1.0), lnf_b=r.n(D, std=0.05))
-    tok = r.i(0, V, B, T)
     mask = torch.triu(torch.ones(T, T, dtype=torch.bool), 1)
     heads = lambda t: t.reshape(B, T, H, Dh).permute(0, 2, 1, 3)
     x = w["wte"][tok.long()] + w["wpe"]
@@ -158,7 +151,23 @@ def ex_gpt2():
         h = F.layer_norm(x, (D,), w["ln2_g"][l], w["ln2_b"][l])
         x = x + F.gelu(h @ w["w_fc"][l] + w["b_fc"][l], approximate="tanh") @ w["w_pr"][l] + w["b_pr"][l]
     x = F.layer_norm(x, (D,), w["lnf_g"], w["lnf_b"])
-    case("ex_gpt2", "@examples/gpt2.wsm", dict(tokens=tok), dict(logits=x @ w["wte"].T), weights=w)
+    return x @ w["wte"].T
+
+
+def ex_gpt2():
+    r = Rng("ex_gpt2")
+    B, T, D, H, L, V = 2, 16, 64, 4, 2, 97
+    w = dict(wte=r.n(V, D, std=0.3), wpe=r.n(T, D, std=0.1),
+             ln1_g=r.n(L, D, std=0.1, mean=1.0), ln1_b=r.n(L, D, std=0.05),
+             w_qkv=r.n(L, D, 3 * D, std=0.12), b_qkv=r.n(L, 3 * D, std=0.05),
+             w_o=r.n(L, D, D, std=0.1), b_o=r.n(L, D, std=0.05),
+             ln2_g=r.n(L, D, std=0.1, mean=1.0), ln2_b=r.n(L, D, std=0.05),
+             w_fc=r.n(L, D, 4 * D, std=0.12), b_fc=r.n(L, 4 * D, std=0.05),
+             w_pr=r.n(L, 4 * D, D, std=0.06), b_pr=r.n(L, D, std=0.05),
+             lnf_g=r.n(D, std=0.1, mean=1.0), lnf_b=r.n(D, std=0.05))
+    tok = r.i(0, V, B, T)
+    x = gpt2_forward(w, tok, H)
+    case("ex_gpt2", "@examples/gpt2.wsm", dict(tokens=tok), dict(logits=x), weights=w)
 
 def ex_llama():
     r = Rng("ex_llama")
