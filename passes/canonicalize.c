@@ -25,6 +25,13 @@
  * [1, 2, 0], into a cheaper one ([1, 0, 2]) and a ta / tb flag, when the
  * matmul is its only user (see splittable).
  *
+ * A third sweep splits a matmul or linear with a resident weight whose
+ * every use is a slice of its last axis (attention's q, k and v out of one
+ * projection) into one per slice, over the weight's (and bias's) matching
+ * columns: slices of resident values cost nothing, and each consumer then
+ * reads a product of its own instead of a third of one wide kernel, whose
+ * lanes would all leave one row for three places and cross (docs/router.md).
+ *
  * Every rewrite is re-inferred and must give the original node's type; if
  * it does not (an operand shape inference does not accept), the node is
  * emitted unchanged, so the pass can only lose an optimization, never
@@ -306,6 +313,93 @@ static ir_ref emit_linear(sweep *s, const int32_t *uses, int32_t i, int side) {
     return emit(s, &lin, in, 3);
 }
 
+/* ----------------------------------------------------- column splits */
+
+static bool resident(const ir_graph *g, ir_ref r) {
+    const ir_node *b = &g->nodes[ir_view_base(g, r)];
+    return b->op == IR_PARAM || b->op == IR_CONST;
+}
+
+/* Whether matmul or linear node m (of g) has a resident 2-D weight, is no
+ * output, and every live use is a slice of its last axis. */
+static bool column_split(const ir_graph *g, const int32_t *uses, const uint8_t *is_out, ir_ref m) {
+    const ir_node *n = &g->nodes[m];
+    if ((n->op != IR_MATMUL && n->op != IR_LINEAR) || n->a.ta || is_out[m] || !uses[m])
+        return false;
+    if (n->nin < 2 || n->shape.rank < 2 || node(g, n->in[1])->shape.rank != 2) return false;
+    if (!resident(g, n->in[1]) || (n->nin == 3 && !resident(g, n->in[2]))) return false;
+    int32_t seen = 0;
+    for (int32_t i = m + 1; i < g->nnodes; i++) {
+        const ir_node *u = &g->nodes[i];
+        for (int k = 0; k < u->nin; k++) {
+            if (u->in[k] != m) continue;
+            if (u->op != IR_SLICE || u->a.axis != n->shape.rank - 1) return false;
+            seen++;
+        }
+    }
+    return seen == uses[m];
+}
+
+/* Slice node i of s->src, of a splittable product, as the product of the
+ * weight's (and bias's) columns; IR_NONE when inference disagrees. */
+static ir_ref emit_column(sweep *s, int32_t i) {
+    const ir_node *sl = &s->src->nodes[i], *n = &s->src->nodes[sl->in[0]];
+    ir_ref in[3];
+    for (int k = 0; k < n->nin; k++) {
+        if (k == 0) {
+            in[0] = s->map[n->in[0]];
+            continue;
+        }
+        /* the weight's columns are axis 1, or axis 0 when transposed */
+        const ir_node *w = &s->src->nodes[n->in[k]];
+        ir_node p = {0};
+        p.op = IR_SLICE;
+        p.dtype = w->dtype;
+        p.shape = w->shape;
+        p.a.axis = k == 2 ? 0 : n->a.tb ? 0 : 1;
+        p.a.start = sl->a.start, p.a.end = sl->a.end;
+        p.shape.d[p.a.axis] = sl->a.end - sl->a.start;
+        p.loc = sl->loc;
+        ir_ref wr = s->map[n->in[k]];
+        if (!keeps_type(s->dst, &p, &wr, 1)) return IR_NONE;
+        in[k] = pass_copy_node(s->dst, &p, &wr, 1);
+    }
+    ir_node q = *n;
+    q.shape = sl->shape;
+    q.loc = sl->loc;
+    q.name = NULL;
+    q.value = NULL;
+    if (!keeps_type(s->dst, &q, in, n->nin)) return IR_NONE;
+    return pass_copy_node(s->dst, &q, in, n->nin);
+}
+
+static void split_columns(ir_graph **gp) {
+    ir_graph *g = *gp;
+    int32_t *uses = live_uses(g);
+    uint8_t *is_out = ir_xcalloc((size_t)(g->nnodes ? g->nnodes : 1), 1);
+    for (int32_t k = 0; k < g->noutputs; k++)
+        is_out[g->outputs[k].ref] = 1;
+    uint8_t *split = ir_xcalloc((size_t)(g->nnodes ? g->nnodes : 1), 1);
+    int32_t candidates = 0;
+    for (int32_t i = 0; i < g->nnodes; i++)
+        candidates += split[i] = column_split(g, uses, is_out, i);
+    if (candidates > 0) {
+        sweep s = {0};
+        sweep_begin(&s, g);
+        for (int32_t i = 0; i < s.src->nnodes; i++) {
+            const ir_node *n = &s.src->nodes[i];
+            ir_ref r = IR_NONE;
+            if (n->op == IR_SLICE && split[n->in[0]]) r = emit_column(&s, i);
+            s.map[i] = r != IR_NONE ? r : emit_mapped(&s, i);
+        }
+        sweep_end(&s, gp);
+        free(s.buf.v);
+    }
+    free(split);
+    free(is_out);
+    free(uses);
+}
+
 bool pass_canonicalize(ir_graph **gp, ir_diag *d) {
     sweep s = {0};
     sweep_begin(&s, *gp);
@@ -343,5 +437,6 @@ bool pass_canonicalize(ir_graph **gp, ir_diag *d) {
     free(fused);
     free(uses);
     free(s.buf.v);
+    split_columns(gp);
     return true;
 }

@@ -28,6 +28,7 @@ typedef struct shape {
     int64_t work;     /* multiply-adds or element operations per pass */
     int64_t whole;    /* elements every PE holds whole (moves that reorder columns, generic) */
     int64_t epilogue_streams; /* streamed operands of its fused ops (map: of its ops) */
+    int64_t table;            /* gather: the table's rows */
 } shape;
 
 static int64_t cdiv(int64_t a, int64_t b) {
@@ -94,6 +95,7 @@ static shape kernel_shape(const ir_graph *g, const ir_kernel *k, const ir_target
     case IR_KK_GATHER: {
         const ir_node *tab = &g->nodes[x->in[0]];
         s.held = elems(tab);
+        s.table = tab->shape.d[0];
         s.maxh = tab->shape.d[0];
         s.work = elems(out);
         break;
@@ -200,6 +202,15 @@ static void evaluate(const shape *s, const ir_kernel *k, int64_t w, int64_t h, i
         *buffers = rows * (slice_n + 1) * 4;
         *cycles = rows * slice_n;
         break;
+    case IR_KK_GATHER:
+        /* PE (c, r) holds table rows r of the split, columns c; it keeps the
+         * whole index and, below the top row, the north sums of every row */
+        *data = cdiv(s->table, h) * slice_n * s->esize + cdiv(s->lanes, w) * 4;
+        *buffers = rows * 2 * 4 + (h > 1 ? rows * (slice_n + 1) * 4 : 0);
+        /* a row's copy (or zeros), the north sum added and sent south, at
+         * every PE of a column in turn: the chain fills in h steps */
+        *cycles = (rows + h - 1) * 3 * slice_n + rows * slice_n * s->epilogue;
+        break;
     case IR_KK_MAP:
         *buffers = rows * (slice_n + 1) * 4 * max64(1, s->epilogue_streams);
         *cycles = cdiv(s->work, w * h) + rows * slice_n * s->epilogue;
@@ -243,6 +254,47 @@ static bool best_size(const shape *s, const ir_kernel *k, const ir_target *t, in
             }
         }
     return best != INT64_MAX;
+}
+
+/* A gather's lanes are its columns, and every consumer lane needs the
+ * producer lanes holding its columns: a table spread over a wide, flat
+ * rectangle (the smallest area often is) makes hundreds of lanes whose
+ * routes converge on a narrower consumer and cross (docs/router.md). So a
+ * gather takes the narrowest rectangle that meets the period and fits SRAM
+ * within `area` PEs; false (size unchanged) if none. */
+/* The fewest rows a gather w wide needs to fit SRAM, or -1. */
+static int64_t gather_rows(const shape *s, const ir_kernel *k, const ir_target *t, int64_t w) {
+    int64_t sram, cyc, a, b, c;
+    evaluate(s, k, w, 1, &sram, &cyc, &a, &b, &c);
+    if (sram <= t->sram_bytes) return 1;
+    /* SRAM falls as h grows (from 2 on: the north sums start at 2) */
+    int64_t lo = 2, hi = s->maxh;
+    evaluate(s, k, w, hi, &sram, &cyc, &a, &b, &c);
+    if (hi < 2 || sram > t->sram_bytes) return -1;
+    while (lo < hi) {
+        int64_t mid = lo + (hi - lo) / 2;
+        evaluate(s, k, w, mid, &sram, &cyc, &a, &b, &c);
+        if (sram <= t->sram_bytes)
+            hi = mid;
+        else
+            lo = mid + 1;
+    }
+    return lo;
+}
+
+static bool narrowest_gather(const shape *s, const ir_kernel *k, const ir_target *t, int64_t period,
+                             int64_t area, int64_t *bw, int64_t *bh) {
+    for (int64_t w = 1; w <= s->maxw && w <= area; w++) {
+        int64_t sram, cyc, a, b, c, h = gather_rows(s, k, t, w);
+        if (h < 0) continue;
+        evaluate(s, k, w, h, &sram, &cyc, &a, &b, &c);
+        /* the chain only grows slower with h: the first h is the best */
+        if (cyc <= period && w * h <= area) {
+            *bw = w, *bh = h;
+            return true;
+        }
+    }
+    return false;
 }
 
 /* Output lanes of a kernel (placer/nets.c's out_lanes). */
@@ -301,6 +353,54 @@ static void match_lanes(const ir_graph *g, ir_kgraph *kg, const shape *sh, const
     free(order);
 }
 
+/* A row of a gemv, of an attention matmul (its left operand) or of an
+ * output column takes one slice of its operand's columns, and the
+ * producer's lane i sends slice i of p. Unless the rows are a divisor or a
+ * multiple of p, some lanes feed two rows: their routes branch and cross
+ * the others' (docs/router.md), which costs colours. So such a kernel
+ * grows to the nearest aligned height, within the half fabric (and the
+ * edge's height for outputs); more rows only shrink its blocks, buffers
+ * and cycles. */
+static void align_rows(const ir_graph *g, ir_kgraph *kg, const shape *sh, const ir_target *t) {
+    int64_t budget = (int64_t)t->width * t->height / 2, area = 0, edge = 0;
+    for (int32_t i = 0; i < kg->nk; i++) {
+        area += (int64_t)kg->k[i].w * kg->k[i].h;
+        if (kg->k[i].kind == IR_KK_OUTPUT) edge += kg->k[i].h;
+    }
+    for (int32_t s = 0; s < kg->ns; s++) {
+        ir_kernel *b = &kg->k[kg->s[s].dst];
+        const ir_kernel *a = &kg->k[kg->s[s].src];
+        ir_ref r = b->node;
+        if (b->kind == IR_KK_GEMV || b->kind == IR_KK_MATMUL)
+            r = g->nodes[b->nodes[0]].in[0];
+        else if (b->kind != IR_KK_OUTPUT)
+            continue;
+        ir_lane_kind kind = IR_LANES_ROWS;
+        if (b->kind != IR_KK_OUTPUT) ir_in_lanes(g, b, r, &kind);
+        if (kind != IR_LANES_ROWS || ir_view_base(g, r) != a->node ||
+            last(&g->nodes[r]) != last(&g->nodes[a->node]))
+            continue;
+        int64_t p = out_lanes(a), h = b->h, best = (h + p - 1) / p * p;
+        for (int64_t d = h; d < best && d <= p; d++)
+            if (p % d == 0) {
+                best = d;
+                break;
+            }
+        const shape *bs = &sh[kg->s[s].dst];
+        int64_t grow = (int64_t)b->w * (best - h);
+        if (best == h || best > bs->maxh || area + grow > budget) continue;
+        if (b->kind == IR_KK_OUTPUT && edge + best - h > t->height) continue;
+        int64_t sram, cyc, d0, d1, d2;
+        evaluate(bs, b, b->w, best, &sram, &cyc, &d0, &d1, &d2);
+        if (sram > t->sram_bytes || cyc > b->cycles) continue;
+        area += grow;
+        if (b->kind == IR_KK_OUTPUT) edge += best - h;
+        b->h = (int32_t)best;
+        evaluate(bs, b, b->w, b->h, &sram, &b->cycles, &b->sram_data, &b->sram_buffers,
+                 &b->sram_program);
+    }
+}
+
 bool pass_tile(const ir_graph *g, ir_kgraph *kg, const ir_target *t, ir_diag *d) {
     int32_t n = kg->nk;
     shape *sh = ir_xmalloc(sizeof(shape) * ((size_t)n + 1));
@@ -309,13 +409,17 @@ bool pass_tile(const ir_graph *g, ir_kgraph *kg, const ir_target *t, ir_diag *d)
         sh[i] = kernel_shape(g, &kg->k[i], t);
         int64_t sram, cyc, a, b, c;
         /* fastest possible: everything spread as far as it goes */
-        evaluate(&sh[i], &kg->k[i], sh[i].maxw, sh[i].maxh, &sram, &cyc, &a, &b, &c);
+        int64_t fw = sh[i].maxw, fh = sh[i].maxh;
+        /* a gather's chain grows with its rows: fastest is the fewest that fit */
+        if (kg->k[i].kind == IR_KK_GATHER && gather_rows(&sh[i], &kg->k[i], t, fw) > 0)
+            fh = gather_rows(&sh[i], &kg->k[i], t, fw);
+        evaluate(&sh[i], &kg->k[i], fw, fh, &sram, &cyc, &a, &b, &c);
         if (sram > t->sram_bytes) {
             ir_error(d, g->nodes[kg->k[i].nodes[0]].loc,
                      "kernel '%s' does not fit: even spread over %lld x %lld PEs it needs %lld "
                      "bytes of SRAM per PE, "
                      "the target has %lld",
-                     kg->k[i].name, (long long)sh[i].maxw, (long long)sh[i].maxh, (long long)sram,
+                     kg->k[i].name, (long long)fw, (long long)fh, (long long)sram,
                      (long long)t->sram_bytes);
             free(sh);
             return false;
@@ -380,6 +484,20 @@ bool pass_tile(const ir_graph *g, ir_kgraph *kg, const ir_target *t, ir_diag *d)
         k->work = sh[i].work;
         k->colors = k->kind == IR_KK_GEMV ? 2 : k->kind == IR_KK_ROW ? 2 : 1;
     }
+    int64_t used = 0;
+    for (int32_t i = 0; i < n; i++)
+        used += (int64_t)kg->k[i].w * kg->k[i].h;
+    for (int32_t i = 0; i < n; i++) {
+        ir_kernel *k = &kg->k[i];
+        int64_t gw, gh, sram, before = (int64_t)k->w * k->h;
+        if (k->kind != IR_KK_GATHER ||
+            !narrowest_gather(&sh[i], k, t, best, budget - used + before, &gw, &gh))
+            continue;
+        used += gw * gh - before;
+        k->w = (int32_t)gw, k->h = (int32_t)gh;
+        evaluate(&sh[i], k, gw, gh, &sram, &k->cycles, &k->sram_data, &k->sram_buffers,
+                 &k->sram_program);
+    }
     /* Lanes matched loosely first; producers whose relays would overflow
      * SRAM then get consumers at least half as wide (no relays). */
     uint8_t *tight = ir_xcalloc((size_t)n + 1, 1);
@@ -404,6 +522,7 @@ bool pass_tile(const ir_graph *g, ir_kgraph *kg, const ir_target *t, ir_diag *d)
     }
     if (again) match_lanes(g, kg, sh, t, tight);
     free(tight);
+    align_rows(g, kg, sh, t);
     /* Input and output columns stand on the west and east edges: together
      * they may be at most as tall as the fabric. */
     for (int side = 0; side < 2; side++) {

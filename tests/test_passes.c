@@ -576,6 +576,58 @@ static void test_canon_linear_fusion(void **state) {
     ir_graph_free(g);
 }
 
+static ir_ref cols(ir_graph *g, ir_ref x, int64_t start, int64_t end) {
+    ir_attrs a = {0};
+    a.axis = g->nodes[x].shape.rank - 1;
+    a.start = start, a.end = end;
+    return build(g, IR_SLICE, &x, 1, &a);
+}
+
+/* A product of a resident weight used only through slices of its last
+ * axis becomes one product per slice, over the weight's columns (rows when
+ * transposed) and the bias's; any other use, an output use or a streamed
+ * weight keeps it whole. */
+static void test_canon_column_split(void **state) {
+    (void)state;
+    ir_graph *g = ir_graph_new("m");
+    ir_ref x = input(g, "x", IR_F32, shp(2, 3, 5));
+    ir_ref w = param(g, "w", shp(2, 5, 6));
+    ir_ref b = param(g, "b", shp(1, 6));
+    ir_ref wt = param(g, "wt", shp(2, 6, 5));
+    ir_ref y = op2(g, IR_ADD, matmul(g, x, w, false, false), b);
+    out(g, "q", cols(g, y, 0, 2));
+    out(g, "k", op1(g, IR_RELU, cols(g, y, 2, 6)));
+    ir_ref t = matmul(g, x, wt, false, true);
+    out(g, "t", cols(g, t, 1, 4));
+    ir_ref kept = matmul(g, x, w, false, false); /* also used whole */
+    out(g, "s", cols(g, kept, 0, 3));
+    out(g, "r", op1(g, IR_RELU, kept));
+    ir_ref x2 = input(g, "x2", IR_F32, shp(2, 5, 6)); /* streamed weight */
+    out(g, "u", cols(g, matmul(g, x, x2, false, false), 0, 3));
+    check_preserves(&g, canon_dce, 2);
+    const ir_node *q = out_node(g, 0), *k = &g->nodes[out_node(g, 1)->in[0]];
+    assert_int_equal(q->op, IR_LINEAR);
+    assert_int_equal(k->op, IR_LINEAR);
+    assert_int_equal(q->shape.d[1], 2);
+    assert_int_equal(k->shape.d[1], 4);
+    const ir_node *wq = &g->nodes[q->in[1]], *bk = &g->nodes[k->in[2]];
+    assert_int_equal(wq->op, IR_SLICE);
+    assert_int_equal(wq->a.axis, 1);
+    assert_int_equal(wq->a.end, 2);
+    assert_int_equal(wq->in[0], w);
+    assert_int_equal(bk->op, IR_SLICE);
+    assert_int_equal(bk->a.start, 2);
+    assert_int_equal(bk->a.end, 6);
+    const ir_node *tn = out_node(g, 2);
+    assert_int_equal(tn->op, IR_MATMUL);
+    assert_true(tn->a.tb);
+    assert_int_equal(g->nodes[tn->in[1]].a.axis, 0);
+    assert_int_equal(g->nodes[tn->in[1]].a.start, 1);
+    assert_int_equal(out_node(g, 3)->op, IR_SLICE); /* kept whole */
+    assert_int_equal(out_node(g, 5)->op, IR_SLICE); /* streamed */
+    ir_graph_free(g);
+}
+
 static void test_canon_linear_through_identities(void **state) {
     (void)state;
     ir_graph *g = ir_graph_new("m");
@@ -1138,6 +1190,7 @@ int main(void) {
         cmocka_unit_test(test_canon_transpose_into_matmul),
         cmocka_unit_test(test_canon_transposed_matmul_toggles),
         cmocka_unit_test(test_canon_linear_fusion),
+        cmocka_unit_test(test_canon_column_split),
         cmocka_unit_test(test_canon_linear_through_identities),
         cmocka_unit_test(test_canon_linear_negative),
         cmocka_unit_test(test_canon_linear_vector_input),
