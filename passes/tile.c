@@ -353,15 +353,16 @@ static void match_lanes(const ir_graph *g, ir_kgraph *kg, const shape *sh, const
     free(order);
 }
 
-/* A row of a gemv, of an attention matmul (its left operand) or of an
- * output column takes one slice of its operand's columns, and the
+/* An output column's row takes one slice of its value's columns, and the
  * producer's lane i sends slice i of p. Unless the rows are a divisor or a
  * multiple of p, some lanes feed two rows: their routes branch and cross
- * the others' (docs/router.md), which costs colours. So such a kernel
- * grows to the nearest aligned height, within the half fabric (and the
- * edge's height for outputs); more rows only shrink its blocks, buffers
- * and cycles. */
-static void align_rows(const ir_graph *g, ir_kgraph *kg, const shape *sh, const ir_target *t) {
+ * the others' (docs/router.md), which costs colours: GPT-2 small's logits
+ * (568 lanes into 291 rows) made thousands of clashes. So an output column
+ * grows to the nearest aligned height, within the east edge; more rows only
+ * shrink its buffers. (Aligning gemv and matmul rows the same way helped
+ * GPT-2 small too but made the 64x64 GPT-2 example unroutable: see
+ * docs/PERFORMANCE.md.) */
+static void align_outputs(const ir_graph *g, ir_kgraph *kg, const shape *sh, const ir_target *t) {
     int64_t budget = (int64_t)t->width * t->height / 2, area = 0, edge = 0;
     for (int32_t i = 0; i < kg->nk; i++) {
         area += (int64_t)kg->k[i].w * kg->k[i].h;
@@ -370,15 +371,8 @@ static void align_rows(const ir_graph *g, ir_kgraph *kg, const shape *sh, const 
     for (int32_t s = 0; s < kg->ns; s++) {
         ir_kernel *b = &kg->k[kg->s[s].dst];
         const ir_kernel *a = &kg->k[kg->s[s].src];
-        ir_ref r = b->node;
-        if (b->kind == IR_KK_GEMV || b->kind == IR_KK_MATMUL)
-            r = g->nodes[b->nodes[0]].in[0];
-        else if (b->kind != IR_KK_OUTPUT)
-            continue;
-        ir_lane_kind kind = IR_LANES_ROWS;
-        if (b->kind != IR_KK_OUTPUT) ir_in_lanes(g, b, r, &kind);
-        if (kind != IR_LANES_ROWS || ir_view_base(g, r) != a->node ||
-            last(&g->nodes[r]) != last(&g->nodes[a->node]))
+        if (b->kind != IR_KK_OUTPUT || ir_view_base(g, b->node) != a->node ||
+            last(&g->nodes[b->node]) != last(&g->nodes[a->node]))
             continue;
         int64_t p = out_lanes(a), h = b->h, best = (h + p - 1) / p * p;
         for (int64_t d = h; d < best && d <= p; d++)
@@ -387,14 +381,12 @@ static void align_rows(const ir_graph *g, ir_kgraph *kg, const shape *sh, const 
                 break;
             }
         const shape *bs = &sh[kg->s[s].dst];
-        int64_t grow = (int64_t)b->w * (best - h);
-        if (best == h || best > bs->maxh || area + grow > budget) continue;
-        if (b->kind == IR_KK_OUTPUT && edge + best - h > t->height) continue;
+        if (best == h || best > bs->maxh || area + best - h > budget || edge + best - h > t->height)
+            continue;
         int64_t sram, cyc, d0, d1, d2;
         evaluate(bs, b, b->w, best, &sram, &cyc, &d0, &d1, &d2);
         if (sram > t->sram_bytes || cyc > b->cycles) continue;
-        area += grow;
-        if (b->kind == IR_KK_OUTPUT) edge += best - h;
+        area += best - h, edge += best - h;
         b->h = (int32_t)best;
         evaluate(bs, b, b->w, b->h, &sram, &b->cycles, &b->sram_data, &b->sram_buffers,
                  &b->sram_program);
@@ -522,7 +514,7 @@ bool pass_tile(const ir_graph *g, ir_kgraph *kg, const ir_target *t, ir_diag *d)
     }
     if (again) match_lanes(g, kg, sh, t, tight);
     free(tight);
-    align_rows(g, kg, sh, t);
+    align_outputs(g, kg, sh, t);
     /* Input and output columns stand on the west and east edges: together
      * they may be at most as tall as the fabric. */
     for (int side = 0; side < 2; side++) {
