@@ -16,17 +16,6 @@ _Static_assert((int)WSE_KIND_INPUT == (int)IR_KK_INPUT && (int)WSE_KIND_GEMV == 
  * input, north or west, statistics, relay). */
 #define MAX_PLAN_SOURCES (WSE_MAX_SRC - 4)
 
-/* Resident values are weights and whatever is computed from weights alone
- * (passes/lower.c decides the same way); everything else streams. */
-static bool is_resident(const ir_graph *g, ir_ref r) {
-    const ir_node *n = &g->nodes[r];
-    if (n->op == IR_PARAM || n->op == IR_CONST) return true;
-    if (n->op == IR_INPUT) return false;
-    for (int k = 0; k < n->nin; k++)
-        if (!is_resident(g, n->in[k])) return false;
-    return true;
-}
-
 static bool supported_op(ir_op op) {
     switch (op) {
     case IR_NEG:
@@ -75,7 +64,7 @@ static int add_source(cg_plan *p, ir_ref r) {
 static cg_arg classify(const ir_graph *g, cg_plan *p, ir_ref r, ir_ref chain, const ir_shape *out) {
     const ir_node *n = &g->nodes[r];
     if (r == chain) return (cg_arg){CG_CHAIN, 0};
-    if (!is_resident(g, r)) {
+    if (!ir_is_resident(g, r)) {
         if (!ir_shape_eq(&n->shape, out)) unsupported(p, "a broadcast streamed operand%s", "");
         /* Streams reach a gemv's rows by its contraction slices, not the
          * bottom row's columns (lowering does not fuse such ops). */
@@ -148,7 +137,7 @@ void cg_plan_kernel(const ir_graph *g, const ir_kernel *k, cg_plan *p) {
     case IR_KK_OUTPUT:
         /* Host-facing kernels pass their value's 32-bit words through as
          * source 0 (an output of a resident value sends it from SRAM). */
-        if (!(k->kind == IR_KK_OUTPUT && is_resident(g, k->node))) add_source(p, k->node);
+        if (!(k->kind == IR_KK_OUTPUT && ir_is_resident(g, k->node))) add_source(p, k->node);
         break;
     case IR_KK_GEMV:
         p->bias = n0->op == IR_LINEAR;
@@ -161,7 +150,7 @@ void cg_plan_kernel(const ir_graph *g, const ir_kernel *k, cg_plan *p) {
         const ir_node *a = &g->nodes[n0->in[0]], *b = &g->nodes[n0->in[1]];
         if (n0->dtype != IR_F32) unsupported(p, "element type %s", ir_dtype_name(n0->dtype));
         if (n0->a.ta) unsupported(p, "a transposed left operand%s", "");
-        if (is_resident(g, n0->in[0]) || is_resident(g, n0->in[1]))
+        if (ir_is_resident(g, n0->in[0]) || ir_is_resident(g, n0->in[1]))
             unsupported(p, "a matmul of a weight and a stream other than x @ W%s", "");
         if (a->shape.rank < 2 || b->shape.rank < 2) unsupported(p, "a matmul of vectors%s", "");
         int64_t ba = a->shape.rank < 2 ? 1
@@ -179,9 +168,9 @@ void cg_plan_kernel(const ir_graph *g, const ir_kernel *k, cg_plan *p) {
     case IR_KK_GATHER: {
         const ir_node *tab = &g->nodes[n0->in[0]], *idx = &g->nodes[n0->in[1]];
         if (n0->dtype != IR_F32) unsupported(p, "element type %s", ir_dtype_name(n0->dtype));
-        if (!is_resident(g, n0->in[0]) || tab->shape.rank != 2)
+        if (!ir_is_resident(g, n0->in[0]) || tab->shape.rank != 2)
             unsupported(p, "a gather from other than a resident table%s", "");
-        if (is_resident(g, n0->in[1])) unsupported(p, "a gather with resident indices%s", "");
+        if (ir_is_resident(g, n0->in[1])) unsupported(p, "a gather with resident indices%s", "");
         if (idx->dtype != IR_I32) unsupported(p, "indices of type %s", ir_dtype_name(idx->dtype));
         for (int32_t j = 1; j < k->nnodes; j++)
             add_op(g, p, k->nodes[j], k->nodes[j - 1]);
@@ -194,7 +183,7 @@ void cg_plan_kernel(const ir_graph *g, const ir_kernel *k, cg_plan *p) {
         if (n0->op == IR_CONCAT || n0->op == IR_WHERE || n0->op == IR_LINEAR) {
             int streams = 0;
             for (int o = 0; o < n0->nin; o++)
-                streams += !is_resident(g, n0->in[o]);
+                streams += !ir_is_resident(g, n0->in[o]);
             if (streams > WSE_MAX_SRC - 1) unsupported(p, "too many streamed operands%s", "");
         }
         p->gen_op = n0->op;
@@ -206,7 +195,7 @@ void cg_plan_kernel(const ir_graph *g, const ir_kernel *k, cg_plan *p) {
         if (n0->nin > MAX_PLAN_SOURCES + 3)
             unsupported(p, "a concat of more than 7 operands%s", "");
         for (int o = 0; o < n0->nin; o++) {
-            if (is_resident(g, n0->in[o])) unsupported(p, "a resident operand of a move%s", "");
+            if (ir_is_resident(g, n0->in[o])) unsupported(p, "a resident operand of a move%s", "");
             if (p->nsrc < WSE_MAX_SRC - 1) p->src[p->nsrc++] = n0->in[o];
         }
         break;

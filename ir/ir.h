@@ -429,6 +429,9 @@ typedef struct ir_view {
 
 /* The value under r's reshapes and slices. */
 ir_ref ir_view_base(const ir_graph *g, ir_ref r);
+/* Whether r is resident: a weight or computed from weights alone (no input
+ * reaches it), so it is evaluated at compile time and lives in SRAM. */
+bool ir_is_resident(const ir_graph *g, ir_ref r);
 /* r as a view of ir_view_base(g, r); false when a reshape splits a sliced
  * axis in a way no strides express. */
 bool ir_view_of(const ir_graph *g, ir_ref r, ir_view *v);

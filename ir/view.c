@@ -6,6 +6,15 @@
 
 #include <string.h>
 
+bool ir_is_resident(const ir_graph *g, ir_ref r) {
+    const ir_node *n = &g->nodes[r];
+    if (n->op == IR_PARAM || n->op == IR_CONST) return true;
+    if (n->op == IR_INPUT) return false;
+    for (int k = 0; k < n->nin; k++)
+        if (!ir_is_resident(g, n->in[k])) return false;
+    return true;
+}
+
 ir_ref ir_view_base(const ir_graph *g, ir_ref r) {
     while (g->nodes[r].op == IR_RESHAPE || g->nodes[r].op == IR_SLICE)
         r = g->nodes[r].in[0];

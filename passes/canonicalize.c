@@ -315,41 +315,21 @@ static ir_ref emit_linear(sweep *s, const int32_t *uses, int32_t i, int side) {
 
 /* ----------------------------------------------------- column splits */
 
-static bool resident(const ir_graph *g, ir_ref r) {
-    const ir_node *b = &g->nodes[ir_view_base(g, r)];
-    return b->op == IR_PARAM || b->op == IR_CONST;
-}
-
-/* Whether matmul or linear node m (of g) has a resident 2-D weight, is no
- * output, and every live use is a slice of its last axis. */
-static bool column_split(const ir_graph *g, const int32_t *uses, const uint8_t *is_out, ir_ref m) {
+/* Whether matmul or linear node m (of g) has a resident 2-D weight (and
+ * bias) and a use. Its uses are checked by split_columns. */
+static bool column_split(const ir_graph *g, const int32_t *uses, ir_ref m) {
     const ir_node *n = &g->nodes[m];
-    if ((n->op != IR_MATMUL && n->op != IR_LINEAR) || n->a.ta || is_out[m] || !uses[m])
-        return false;
+    if ((n->op != IR_MATMUL && n->op != IR_LINEAR) || n->a.ta || !uses[m]) return false;
     if (n->nin < 2 || n->shape.rank < 2 || node(g, n->in[1])->shape.rank != 2) return false;
-    if (!resident(g, n->in[1]) || (n->nin == 3 && !resident(g, n->in[2]))) return false;
-    int32_t seen = 0;
-    for (int32_t i = m + 1; i < g->nnodes; i++) {
-        const ir_node *u = &g->nodes[i];
-        for (int k = 0; k < u->nin; k++) {
-            if (u->in[k] != m) continue;
-            if (u->op != IR_SLICE || u->a.axis != n->shape.rank - 1) return false;
-            seen++;
-        }
-    }
-    return seen == uses[m];
+    return ir_is_resident(g, n->in[1]) && (n->nin < 3 || ir_is_resident(g, n->in[2]));
 }
 
 /* Slice node i of s->src, of a splittable product, as the product of the
  * weight's (and bias's) columns; IR_NONE when inference disagrees. */
 static ir_ref emit_column(sweep *s, int32_t i) {
     const ir_node *sl = &s->src->nodes[i], *n = &s->src->nodes[sl->in[0]];
-    ir_ref in[3];
-    for (int k = 0; k < n->nin; k++) {
-        if (k == 0) {
-            in[0] = s->map[n->in[0]];
-            continue;
-        }
+    ir_ref in[3] = {s->map[n->in[0]]};
+    for (int k = 1; k < n->nin; k++) {
         /* the weight's columns are axis 1, or axis 0 when transposed */
         const ir_node *w = &s->src->nodes[n->in[k]];
         ir_node p = {0};
@@ -376,13 +356,18 @@ static ir_ref emit_column(sweep *s, int32_t i) {
 static void split_columns(ir_graph **gp) {
     ir_graph *g = *gp;
     int32_t *uses = live_uses(g);
-    uint8_t *is_out = ir_xcalloc((size_t)(g->nnodes ? g->nnodes : 1), 1);
-    for (int32_t k = 0; k < g->noutputs; k++)
-        is_out[g->outputs[k].ref] = 1;
+    /* slices[m]: live uses of m that slice its last axis (a live node has
+     * uses); an output is a use and no slice, so an output is never split */
+    int32_t *slices = ir_xcalloc((size_t)(g->nnodes ? g->nnodes : 1), sizeof *slices);
+    for (int32_t i = 0; i < g->nnodes; i++) {
+        const ir_node *u = &g->nodes[i];
+        if (u->op == IR_SLICE && uses[i] && u->a.axis == node(g, u->in[0])->shape.rank - 1)
+            slices[u->in[0]]++;
+    }
     uint8_t *split = ir_xcalloc((size_t)(g->nnodes ? g->nnodes : 1), 1);
     int32_t candidates = 0;
     for (int32_t i = 0; i < g->nnodes; i++)
-        candidates += split[i] = column_split(g, uses, is_out, i);
+        candidates += split[i] = slices[i] == uses[i] && column_split(g, uses, i);
     if (candidates > 0) {
         sweep s = {0};
         sweep_begin(&s, g);
@@ -396,7 +381,7 @@ static void split_columns(ir_graph **gp) {
         free(s.buf.v);
     }
     free(split);
-    free(is_out);
+    free(slices);
     free(uses);
 }
 

@@ -225,6 +225,13 @@ static void evaluate(const shape *s, const ir_kernel *k, int64_t w, int64_t h, i
     *sram = *data + *buffers + *program;
 }
 
+/* Gives kernel k the size w x h and what it costs there. */
+static void set_size(const shape *s, ir_kernel *k, int64_t w, int64_t h) {
+    int64_t sram;
+    k->w = (int32_t)w, k->h = (int32_t)h;
+    evaluate(s, k, w, h, &sram, &k->cycles, &k->sram_data, &k->sram_buffers, &k->sram_program);
+}
+
 /* Candidate sizes 1..limit: all small values, then a geometric ladder. */
 static int candidates(int64_t limit, int64_t *c) {
     int n = 0;
@@ -256,12 +263,6 @@ static bool best_size(const shape *s, const ir_kernel *k, const ir_target *t, in
     return best != INT64_MAX;
 }
 
-/* A gather's lanes are its columns, and every consumer lane needs the
- * producer lanes holding its columns: a table spread over a wide, flat
- * rectangle (the smallest area often is) makes hundreds of lanes whose
- * routes converge on a narrower consumer and cross (docs/router.md). So a
- * gather takes the narrowest rectangle that meets the period and fits SRAM
- * within `area` PEs; false (size unchanged) if none. */
 /* The fewest rows a gather w wide needs to fit SRAM, or -1. */
 static int64_t gather_rows(const shape *s, const ir_kernel *k, const ir_target *t, int64_t w) {
     int64_t sram, cyc, a, b, c;
@@ -282,6 +283,12 @@ static int64_t gather_rows(const shape *s, const ir_kernel *k, const ir_target *
     return lo;
 }
 
+/* A gather's lanes are its columns, and every consumer lane needs the
+ * producer lanes holding its columns: a table spread over a wide, flat
+ * rectangle (the smallest area often is) makes hundreds of lanes whose
+ * routes converge on a narrower consumer and cross (docs/router.md). So a
+ * gather takes the narrowest rectangle that meets the period and fits SRAM
+ * within `area` PEs; false (size unchanged) if none. */
 static bool narrowest_gather(const shape *s, const ir_kernel *k, const ir_target *t, int64_t period,
                              int64_t area, int64_t *bw, int64_t *bh) {
     for (int64_t w = 1; w <= s->maxw && w <= area; w++) {
@@ -333,7 +340,7 @@ static void match_lanes(const ir_graph *g, ir_kgraph *kg, const shape *sh, const
                 if (ir_view_base(g, x->in[o]) == a->node) ir_in_lanes(g, b, x->in[o], &kind);
         }
         if (b->kind == IR_KK_OUTPUT) kind = IR_LANES_ROWS;
-        int64_t sram, cyc, d0, d1, d2, before = (int64_t)b->w * b->h;
+        int64_t before = (int64_t)b->w * b->h;
         if (kind == IR_LANES_ROWS && b->h < need) {
             int64_t h = min64(need, bs->maxh);
             if (area + b->w * (h - b->h) > budget) continue;
@@ -346,9 +353,7 @@ static void match_lanes(const ir_graph *g, ir_kgraph *kg, const shape *sh, const
             continue;
         }
         area += (int64_t)b->w * b->h - before;
-        evaluate(bs, b, b->w, b->h, &sram, &b->cycles, &b->sram_data, &b->sram_buffers,
-                 &b->sram_program);
-        (void)t, (void)sram, (void)cyc, (void)d0, (void)d1, (void)d2;
+        set_size(bs, b, b->w, b->h);
     }
     free(order);
 }
@@ -387,9 +392,7 @@ static void align_outputs(const ir_graph *g, ir_kgraph *kg, const shape *sh, con
         evaluate(bs, b, b->w, best, &sram, &cyc, &d0, &d1, &d2);
         if (sram > t->sram_bytes || cyc > b->cycles) continue;
         area += best - h, edge += best - h;
-        b->h = (int32_t)best;
-        evaluate(bs, b, b->w, b->h, &sram, &b->cycles, &b->sram_data, &b->sram_buffers,
-                 &b->sram_program);
+        set_size(bs, b, b->w, best);
     }
 }
 
@@ -403,8 +406,8 @@ bool pass_tile(const ir_graph *g, ir_kgraph *kg, const ir_target *t, ir_diag *d)
         /* fastest possible: everything spread as far as it goes */
         int64_t fw = sh[i].maxw, fh = sh[i].maxh;
         /* a gather's chain grows with its rows: fastest is the fewest that fit */
-        if (kg->k[i].kind == IR_KK_GATHER && gather_rows(&sh[i], &kg->k[i], t, fw) > 0)
-            fh = gather_rows(&sh[i], &kg->k[i], t, fw);
+        int64_t gh = kg->k[i].kind == IR_KK_GATHER ? gather_rows(&sh[i], &kg->k[i], t, fw) : -1;
+        if (gh > 0) fh = gh;
         evaluate(&sh[i], &kg->k[i], fw, fh, &sram, &cyc, &a, &b, &c);
         if (sram > t->sram_bytes) {
             ir_error(d, g->nodes[kg->k[i].nodes[0]].loc,
@@ -466,11 +469,7 @@ bool pass_tile(const ir_graph *g, ir_kgraph *kg, const ir_target *t, ir_diag *d)
     for (int32_t i = 0; i < n; i++) {
         ir_kernel *k = &kg->k[i];
         best_size(&sh[i], k, t, best, &w[i], &h[i]);
-        int64_t sram;
-        k->w = (int32_t)w[i];
-        k->h = (int32_t)h[i];
-        evaluate(&sh[i], k, w[i], h[i], &sram, &k->cycles, &k->sram_data, &k->sram_buffers,
-                 &k->sram_program);
+        set_size(&sh[i], k, w[i], h[i]);
         k->rows = sh[i].rows;
         k->row_len = sh[i].n;
         k->work = sh[i].work;
@@ -481,14 +480,12 @@ bool pass_tile(const ir_graph *g, ir_kgraph *kg, const ir_target *t, ir_diag *d)
         used += (int64_t)kg->k[i].w * kg->k[i].h;
     for (int32_t i = 0; i < n; i++) {
         ir_kernel *k = &kg->k[i];
-        int64_t gw, gh, sram, before = (int64_t)k->w * k->h;
+        int64_t gw, gh, before = (int64_t)k->w * k->h;
         if (k->kind != IR_KK_GATHER ||
             !narrowest_gather(&sh[i], k, t, best, budget - used + before, &gw, &gh))
             continue;
         used += gw * gh - before;
-        k->w = (int32_t)gw, k->h = (int32_t)gh;
-        evaluate(&sh[i], k, gw, gh, &sram, &k->cycles, &k->sram_data, &k->sram_buffers,
-                 &k->sram_program);
+        set_size(&sh[i], k, gw, gh);
     }
     /* Lanes matched loosely first; producers whose relays would overflow
      * SRAM then get consumers at least half as wide (no relays). */
@@ -537,11 +534,8 @@ bool pass_tile(const ir_graph *g, ir_kgraph *kg, const ir_target *t, ir_diag *d)
             ir_kernel *k = &kg->k[tall];
             int64_t cut = total - t->height < k->h - 1 ? total - t->height : k->h - 1;
             if (cut < 1) cut = 1;
-            k->h -= (int32_t)cut;
             total -= cut;
-            int64_t sram;
-            evaluate(&sh[tall], k, k->w, k->h, &sram, &k->cycles, &k->sram_data, &k->sram_buffers,
-                     &k->sram_program);
+            set_size(&sh[tall], k, k->w, k->h - cut);
         }
     }
     free(sh), free(w), free(h);

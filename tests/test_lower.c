@@ -51,11 +51,9 @@ static void check_kernels(const ir_graph *g, const ir_kgraph *kg, const ir_targe
 
 static void lower_example(const char *path, int w, int h) {
     ir_diag *d = ir_diag_new(NULL);
-    ir_graph *g = test_load(path, d);
-    ir_kgraph kg;
-    assert_true(pass_lower(g, &kg, d));
     ir_target t = test_target(w, h);
-    if (!pass_tile(g, &kg, &t, d)) fail_msg("%s", ir_diag_text(d));
+    ir_kgraph kg;
+    ir_graph *g = test_tile(path, &t, &kg, d);
     check_kernels(g, &kg, &t);
     ir_kgraph_free(&kg);
     ir_graph_free(g);
@@ -135,11 +133,9 @@ static void test_balance(void **state) {
  * multiple of them, so no lane feeds two rows. */
 static void test_lane_shapes(void **state) {
     ir_diag *d = ir_diag_new(NULL);
-    ir_graph *g = test_load("tests/data/embed_logits.wsm", d);
-    ir_kgraph kg;
-    assert_true(pass_lower(g, &kg, d));
     ir_target t = test_target(762, 1172);
-    if (!pass_tile(g, &kg, &t, d)) fail_msg("%s", ir_diag_text(d));
+    ir_kgraph kg;
+    ir_graph *g = test_tile("tests/data/embed_logits.wsm", &t, &kg, d);
     check_kernels(g, &kg, &t);
     int64_t period = 0;
     for (int32_t i = 0; i < kg.nk; i++)

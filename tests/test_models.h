@@ -1,5 +1,6 @@
 /* test_models.h - loading models for the cmocka tests of the wafer stages:
- * a target of a given fabric size and a model run through the IR passes. */
+ * a target of a given fabric size and a model run through the IR passes
+ * (and on to tiled kernels). */
 #ifndef WSC_TEST_MODELS_H
 #define WSC_TEST_MODELS_H
 
@@ -37,6 +38,14 @@ static inline ir_graph *test_load(const char *path, ir_diag *d) {
     pass_options po = {0};
     po.verify = true;
     assert_true(pass_run_pipeline(&g, &po, d));
+    return g;
+}
+
+/* test_load's model lowered to kernels and tiled for target t. */
+static inline ir_graph *test_tile(const char *path, const ir_target *t, ir_kgraph *kg, ir_diag *d) {
+    ir_graph *g = test_load(path, d);
+    assert_true(pass_lower(g, kg, d));
+    if (!pass_tile(g, kg, t, d)) fail_msg("%s", ir_diag_text(d));
     return g;
 }
 

@@ -739,11 +739,9 @@ static int crossings(const ir_kernel *a, const ir_kernel *b) {
 static void test_row_order(void **state) {
     (void)state;
     ir_diag *d = ir_diag_new(NULL);
-    ir_graph *g = test_load("tests/data/two_gemv.wsm", d);
-    ir_kgraph kg;
-    assert_true(pass_lower(g, &kg, d));
     ir_target t = test_target(64, 64);
-    assert_true(pass_tile(g, &kg, &t, d));
+    ir_kgraph kg;
+    ir_graph *g = test_tile("tests/data/two_gemv.wsm", &t, &kg, d);
     int32_t ia = -1, ib = -1;
     for (int32_t i = 0; i < kg.nk; i++)
         if (kg.k[i].kind == IR_KK_GEMV) {
