@@ -31,6 +31,11 @@ enum {
     MAX_CELLS = 4096,     /* cells of the nearest-router grid of a larger tree */
     RIP_RADIUS = 1,       /* nets this close to an overused resource are rerouted too */
     MARGIN0 = 3,          /* search box margin around a net's terminals, in PEs */
+    REPAIR_MAX = 256,     /* clashes few enough for the end game's repair (repair_clashes) */
+    REPAIR_MARGIN = 24,   /* search box margin of a repairing route */
+    REPAIR_BLOCKERS = 64, /* nets a repair may move out of its way on one colour */
+    REPAIR_BIG = 3,       /* of which longer than REPAIR_SHORT hops */
+    REPAIR_SHORT = 8,     /* hops of a short net (a gemv's partial sums: easy to move) */
     MAX_ROUTERS = 1 << 28,
     MAX_NETS = 1 << 23, /* keeps a link's load sum in fixed point far from overflow */
 };
@@ -42,6 +47,7 @@ enum {
 #define HIST_FAC     1.0 /* history added per round to an overused resource, per unit of overuse */
 #define SLACK_ROUNDS 8   /* rounds that keep routers a sixth below `colors` before colouring */
 #define ASTAR_FAC    1.2 /* weight of the distance estimate: > 1 goes straight when uncongested */
+#define HARD_COST    1e30f /* a forbidden hop while repairing (a path of them is refused) */
 
 /* Loads are held in fixed point, UNIT per link capacity, each rounded up, so
  * sums are exact and order-free and a legal sum is legal in real numbers;
@@ -132,6 +138,7 @@ typedef struct router {
     int64_t clashes;   /* colour clashes found by the last scan (colour-aware rounds) */
     int64_t fewest;    /* fewest clashes seen so far */
     int32_t stalled;   /* scans since the clashes last went down */
+    bool hard;         /* repairing: a hop onto a taken (router, colour) is forbidden */
 } router;
 
 /* ------------------------------------------------------------- helpers */
@@ -283,6 +290,11 @@ static int32_t nearest(const router *r, const rnet *n, int32_t sx, int32_t sy) {
 static float hop_cost(const router *r, size_t link, int32_t u, bool u_in_tree, const rnet *n) {
     double over = 0, base = 1 + r->lk[link].hist;
     int64_t lo = r->lk[link].occ + n->load - (int64_t)UNIT;
+    if (r->hard) {
+        bool taken =
+            !u_in_tree && (r->occ_c[(size_t)u * r->colors + n->color] || r->nd[u].cnt >= r->colors);
+        return lo > SLACK || taken ? HARD_COST : 1.0f;
+    }
     if (lo > SLACK) over += (double)lo / UNIT;
     if (!u_in_tree) {
         int32_t ro =
@@ -754,6 +766,181 @@ static int64_t tabu_colors(router *r, const cgraph *g) {
  * the first time, then tabu search on the conflict graph. True when no two
  * nets sharing a router share a colour. Otherwise the nets keep the best
  * colouring found and the colour-aware rounds start (or go on). */
+/* Whether net i's tree (not committed) is legal on its colour: every router
+ * free in that colour and below `colors` nets, every link within capacity. */
+static bool tree_free(const router *r, int32_t i) {
+    const rnet *n = &r->rn[i];
+    for (int32_t k = 0; k < n->nhops; k++) {
+        size_t v = (size_t)n->hops[k].node;
+        if (r->occ_c[v * r->colors + n->color] || r->nd[v].cnt >= r->colors) return false;
+        for (int d = 0; d < 4; d++)
+            if (n->hops[k].outs >> d & 1 && r->lk[v * 4 + d].occ + n->load > (int64_t)UNIT + SLACK)
+                return false;
+    }
+    return true;
+}
+
+/* Whether committed net i shares its colour with another net anywhere. */
+static bool net_clashes(const router *r, int32_t i) {
+    const rnet *n = &r->rn[i];
+    for (int32_t k = 0; k < n->nhops; k++)
+        if (r->occ_c[(size_t)n->hops[k].node * r->colors + n->color] > 1) return true;
+    return false;
+}
+
+/* Reroutes committed net i on another colour (`only` if >= 0; never
+ * `avoid`), through routers and links where that colour and capacity are
+ * free (anything else forbidden), taking the shortest such tree; or leaves
+ * it as it was. Returns whether it moved. */
+static bool move_net(router *r, int32_t i, int32_t only, int32_t avoid, thop **keep, thop **best,
+                     int32_t *cap) {
+    rnet *n = &r->rn[i];
+    const pl_net *pn = &r->nets[i];
+    commit(r, i, -1);
+    int32_t old = n->color, nold = n->nhops, nbest = 0, cbest = -1, margin = n->margin;
+    if (nold > *cap) {
+        *cap = nold * 2 + 64;
+        *keep = ir_xrealloc(*keep, sizeof **keep * (size_t)*cap);
+    }
+    memcpy(*keep, n->hops, sizeof **keep * (size_t)nold);
+    r->hard = true;
+    n->margin = margin > REPAIR_MARGIN ? margin : REPAIR_MARGIN;
+    for (int32_t c = only >= 0 ? only : 0; c < (only >= 0 ? only + 1 : r->colors); c++) {
+        if (c == old || c == avoid) continue;
+        bool ends = !r->occ_c[((size_t)pn->sy * r->w + pn->sx) * r->colors + c];
+        for (int32_t k = 0; k < pn->nsinks && ends; k++)
+            ends = !r->occ_c[((size_t)pn->ky[k] * r->w + pn->kx[k]) * r->colors + c];
+        if (!ends) continue;
+        n->color = c;
+        route_net(r, i);
+        if (!tree_free(r, i) || (cbest >= 0 && n->nhops >= nbest)) continue;
+        cbest = c, nbest = n->nhops;
+        *best = ir_xrealloc(*best, sizeof **best * (size_t)nbest);
+        memcpy(*best, n->hops, sizeof **best * (size_t)nbest);
+    }
+    r->hard = false;
+    n->margin = margin;
+    const thop *use = cbest >= 0 ? *best : *keep;
+    int32_t nuse = cbest >= 0 ? nbest : nold;
+    if (n->cap < nuse) {
+        n->cap = nuse;
+        n->hops = ir_xrealloc(n->hops, sizeof *n->hops * (size_t)nuse);
+    }
+    memcpy(n->hops, use, sizeof *use * (size_t)nuse);
+    n->nhops = nuse;
+    n->color = cbest >= 0 ? cbest : old;
+    commit(r, i, 1);
+    return cbest >= 0;
+}
+
+/* A net's tree and colour, to put back. */
+typedef struct snap {
+    int32_t net;   /* which */
+    int32_t color; /* its colour */
+    int32_t nhops; /* its routers */
+    thop *hops;    /* copy of its tree */
+} snap;
+
+static void snap_take(const router *r, int32_t i, snap *s) {
+    const rnet *n = &r->rn[i];
+    s->net = i, s->color = n->color, s->nhops = n->nhops;
+    s->hops = ir_xmalloc(sizeof *s->hops * (size_t)(n->nhops ? n->nhops : 1));
+    memcpy(s->hops, n->hops, sizeof *s->hops * (size_t)n->nhops);
+}
+
+/* Puts committed net s->net back as it was when taken. */
+static void snap_restore(router *r, const snap *s) {
+    rnet *n = &r->rn[s->net];
+    commit(r, s->net, -1);
+    if (n->cap < s->nhops) {
+        n->cap = s->nhops;
+        n->hops = ir_xrealloc(n->hops, sizeof *n->hops * (size_t)s->nhops);
+    }
+    memcpy(n->hops, s->hops, sizeof *s->hops * (size_t)s->nhops);
+    n->nhops = s->nhops, n->color = s->color;
+    commit(r, s->net, 1);
+}
+
+/* The end game. Negotiation leaves a few clashes that moving nets around
+ * under soft costs keeps trading back and forth. Here each clashing net
+ * moves to a colour where a whole tree of it is free (move_net): every
+ * success removes a clash and adds none. A net that finds no such colour
+ * because other nets hold every colour at its ends (a row multicast across
+ * a gemv meets every partial-sum net of its PEs) asks those on one colour
+ * to move away first: up to REPAIR_BLOCKERS short ones and REPAIR_BIG
+ * long ones, fewest first. Returns the nets repaired. */
+static int32_t repair_clashes(router *r) {
+    int32_t *cand = ir_xmalloc(sizeof(int32_t) * (size_t)(r->nnets ? r->nnets : 1)), nc = 0;
+    for (int32_t i = 0; i < r->nnets; i++)
+        if (net_clashes(r, i)) cand[nc++] = i;
+    int32_t fixed = 0, cap = 0;
+    thop *keep = NULL, *best = NULL;
+    uint8_t *end = NULL;
+    for (int32_t j = 0; j < nc; j++) {
+        int32_t i = cand[j];
+        if (!net_clashes(r, i)) continue; /* an earlier repair freed it */
+        if (move_net(r, i, -1, -1, &keep, &best, &cap)) {
+            fixed++;
+            continue;
+        }
+        /* the nets holding each colour at i's ends */
+        const pl_net *pn = &r->nets[i];
+        if (!end) end = ir_xcalloc((size_t)r->w * r->h, 1);
+        end[pn->sy * r->w + pn->sx] = 1;
+        for (int32_t k = 0; k < pn->nsinks; k++)
+            end[pn->ky[k] * r->w + pn->kx[k]] = 1;
+        int32_t nb[MAX_COLORS] = {0}, big[MAX_COLORS] = {0}, who[MAX_COLORS][REPAIR_BLOCKERS];
+        for (int32_t q = 0; q < r->nnets; q++) {
+            const rnet *m = &r->rn[q];
+            if (q == i) continue;
+            for (int32_t k = 0; k < m->nhops; k++)
+                if (end[m->hops[k].node]) {
+                    if (nb[m->color] < REPAIR_BLOCKERS) who[m->color][nb[m->color]] = q;
+                    nb[m->color]++;
+                    big[m->color] += m->nhops > REPAIR_SHORT;
+                    break;
+                }
+        }
+        /* colours with the fewest nets in the way first */
+        int32_t order[MAX_COLORS];
+        for (int32_t c = 0; c < r->colors; c++) {
+            int32_t k = c;
+            for (; k > 0 && nb[order[k - 1]] > nb[c]; k--)
+                order[k] = order[k - 1];
+            order[k] = c;
+        }
+        end[pn->sy * r->w + pn->sx] = 0;
+        for (int32_t k = 0; k < pn->nsinks; k++)
+            end[pn->ky[k] * r->w + pn->kx[k]] = 0;
+        bool done = false;
+        for (int32_t o = 0; o < r->colors && !done; o++) {
+            int32_t c = order[o];
+            if (c == r->rn[i].color || nb[c] > REPAIR_BLOCKERS || big[c] > REPAIR_BIG) continue;
+            /* i steps aside while the blockers move, so they may take its
+             * colour; if i then finds no tree on c, everyone goes back */
+            snap sv[REPAIR_BLOCKERS + 1];
+            int32_t ns = 0;
+            snap_take(r, i, &sv[ns++]);
+            for (int32_t b = 0; b < nb[c]; b++)
+                snap_take(r, who[c][b], &sv[ns++]);
+            commit(r, i, -1);
+            bool moved = true;
+            for (int32_t b = 0; b < nb[c] && moved; b++)
+                moved = r->rn[who[c][b]].color != c ||
+                        move_net(r, who[c][b], -1, c, &keep, &best, &cap);
+            commit(r, i, 1);
+            done = moved && move_net(r, i, c, -1, &keep, &best, &cap);
+            for (int32_t q = ns - 1; q >= 0; q--) {
+                if (!done) snap_restore(r, &sv[q]);
+                free(sv[q].hops);
+            }
+        }
+        fixed += done;
+    }
+    free(cand), free(keep), free(best), free(end);
+    return fixed;
+}
+
 static bool color_nets(router *r) {
     if (!r->occ_c && !greedy_colors(r)) return true;
     bool changed = !r->occ_c;
@@ -1069,6 +1256,13 @@ bool pl_route(int32_t width, int32_t height, const pl_net *nets, int32_t nnets, 
         if (!(over & OVER_PHYS)) {
             /* in the colour-aware rounds, legal colours may come from rerouting */
             if ((r.occ_c && !over) || color_nets(&r)) {
+                ok = true;
+                break;
+            }
+        }
+        if (r.occ_c && r.clashes && r.clashes <= REPAIR_MAX && !(over & OVER_PHYS)) {
+            repair_clashes(&r);
+            if (!scan(&r, false)) {
                 ok = true;
                 break;
             }
