@@ -39,15 +39,35 @@ static int64_t rows_of(const ir_node *n) {
     return ir_shape_numel(&n->shape) / (c ? c : 1);
 }
 
-/* A resident value (weights, views of them), evaluated once. */
+/* A resident value (weights, views of them), evaluated once. NULL (with
+ * an error reported) when the value, or one it is computed from, is too
+ * big: for the host's memory, or for the whole fabric's SRAM. */
 static const ir_tensor *resident(builder *B, ir_ref r) {
     if (B->val[r]) return B->val[r];
     const ir_node *n = &B->g->nodes[r];
+    /* A value with more elements than every PE's SRAM together could hold
+     * as f32 is refused before it is evaluated: evaluating it could take
+     * minutes and gigabytes of host memory for a model that cannot fit
+     * anyway. (Its inputs are checked by the recursion, before they are
+     * evaluated too.) */
+    int64_t numel = ir_shape_numel(&n->shape);
+    int64_t cap = (int64_t)B->t->width * B->t->height * (B->t->sram_bytes / 4);
+    if (numel > cap) {
+        ir_error(B->d, n->loc,
+                 "the model does not fit the target: a value it computes from its params has "
+                 "%lld elements, more than the %dx%d fabric's SRAM holds (%lld f32 values)",
+                 (long long)numel, (int)B->t->width, (int)B->t->height, (long long)cap);
+        return NULL;
+    }
     ir_tensor *in[8] = {0};
     for (int k = 0; k < n->nin && k < 8; k++)
-        in[k] = (ir_tensor *)resident(B, n->in[k]);
+        if (!(in[k] = (ir_tensor *)resident(B, n->in[k]))) return NULL;
+    int errors = ir_diag_errors(B->d);
     B->val[r] = ir_eval_node(B->g, n, in, 1, B->d);
-    if (!B->val[r]) ir_internal_error("cannot evaluate the resident value %%%d", r);
+    /* ir_eval_node reports what it refuses (a value too large for the
+     * host's memory); failing silently would be a bug here. */
+    if (!B->val[r] && ir_diag_errors(B->d) == errors)
+        ir_internal_error("cannot evaluate the resident value %%%d", r);
     return B->val[r];
 }
 
@@ -291,6 +311,7 @@ static bool build_pe(builder *B, int32_t ki, int32_t c, int32_t r, const cg_plan
     /* An output of a resident value: its columns of every row, in SRAM. */
     if (k->kind == IR_KK_OUTPUT && pl->nsrc == 0) {
         const ir_tensor *v = resident(B, k->node);
+        if (!v) return false;
         int64_t rows = P->rows;
         uint32_t *w = ir_xmalloc(sizeof(uint32_t) * (size_t)(rows * (hi - lo) + 1));
         for (int64_t t = 0; t < rows; t++)
@@ -328,6 +349,7 @@ static bool build_pe(builder *B, int32_t ki, int32_t c, int32_t r, const cg_plan
             } else {
                 gi->src = WSE_NONE;
                 const ir_tensor *v = resident(B, r0);
+                if (!v) return false;
                 int64_t numel = ir_shape_numel(&v->shape);
                 uint32_t *w = ir_xmalloc(sizeof(uint32_t) * (size_t)(numel + 1));
                 for (int64_t e = 0; e < numel; e++)
@@ -373,6 +395,7 @@ static bool build_pe(builder *B, int32_t ki, int32_t c, int32_t r, const cg_plan
         if (r > 0) P->src_north = add_plain(B, P, m, P->rows, P->n);
         /* W[k0..k1, lo..hi) row-major, whatever the IR's transposes */
         const ir_tensor *W = resident(B, n0->in[1]);
+        if (!W) return false;
         int64_t wc = W->shape.d[1];
         float *blk = ir_xmalloc(sizeof(float) * (size_t)((k1 - k0) * (hi - lo) + 1));
         for (int64_t i = k0; i < k1; i++)
@@ -383,6 +406,7 @@ static bool build_pe(builder *B, int32_t ki, int32_t c, int32_t r, const cg_plan
         free(blk);
         if (pl->bias && r + 1 == k->h) {
             const ir_tensor *b = resident(B, n0->in[2]);
+            if (!b) return false;
             float *v = ir_xmalloc(sizeof(float) * (size_t)(hi - lo + 1));
             for (int64_t j = lo; j < hi; j++)
                 v[j - lo] = elem_f(b, j);
@@ -415,6 +439,7 @@ static bool build_pe(builder *B, int32_t ki, int32_t c, int32_t r, const cg_plan
     case IR_KK_GATHER: {
         /* table rows v0..v1 (this PE's row of the rectangle), columns lo..hi */
         const ir_tensor *T = resident(B, n0->in[0]);
+        if (!T) return false;
         int64_t V = T->shape.d[0], D = T->shape.d[1];
         int64_t v0 = (int64_t)r * V / k->h, v1 = (int64_t)(r + 1) * V / k->h;
         const ir_node *I = &g->nodes[n0->in[1]];
@@ -440,6 +465,7 @@ static bool build_pe(builder *B, int32_t ki, int32_t c, int32_t r, const cg_plan
         /* gamma and beta (slots 0, 1) are sliced by the input's columns */
         for (int o = 1; o < n0->nin; o++) {
             const ir_tensor *gv = resident(B, n0->in[o]);
+            if (!gv) return false;
             float *v = ir_xmalloc(sizeof(float) * (size_t)(c1 - c0 + 1));
             for (int64_t j = c0; j < c1; j++)
                 v[j - c0] = elem_f(gv, j);
@@ -454,6 +480,7 @@ static bool build_pe(builder *B, int32_t ki, int32_t c, int32_t r, const cg_plan
     int first_slot = k->kind == IR_KK_ROW ? n0->nin - 1 : 0;
     for (int s = first_slot; s < pl->nslots; s++) {
         const ir_tensor *v = resident(B, pl->slot_ref[s]);
+        if (!v) return false;
         int64_t numel = ir_shape_numel(&v->shape);
         if (numel == 1) {
             P->opnd[s].imm = elem_f(v, 0);

@@ -73,10 +73,15 @@ static void spell(const opt_spec *s, char *buf, size_t n) {
         snprintf(buf, n, "--%s", s->long_name);
 }
 
-void drv_print_options(unsigned mask, FILE *out) {
+/* compile's -o names the artifact, not a folder of outputs. */
+static const opt_spec compile_out = {OPT_OUTDIR, 'o', NULL, "OUT.wsa",
+                                     "write the artifact to OUT.wsa (replaced atomically)"};
+
+void drv_print_options(unsigned mask, const char *cmd_name, FILE *out) {
     for (int i = 0; i < NSPECS; i++) {
         const opt_spec *s = &specs[i];
         if (!(mask & OPT_BIT(s->id))) continue;
+        if (s->id == OPT_OUTDIR && cmd_name && strcmp(cmd_name, "compile") == 0) s = &compile_out;
         char left[64];
         if (s->short_name && s->long_name)
             snprintf(left, sizeof left, "-%c, --%s%s%s", s->short_name, s->long_name,
@@ -160,6 +165,12 @@ static int take_option(const drv_command *cmd, const opt_spec *s, const char *va
     if (!(cmd->opts & OPT_BIT(s->id)))
         return drv_usage_error(cmd, "'%s' does not take %s", cmd->name, name);
     if (s->arg && !*val) return drv_usage_error(cmd, "%s needs a value, not ''", name);
+    /* A second value would silently replace the first; -D and -i may
+     * repeat (each names what it sets). */
+    if (s->arg && s->id != OPT_DEFINE && s->id != OPT_INPUT) {
+        if (a->seen & OPT_BIT(s->id)) return drv_usage_error(cmd, "%s given twice", name);
+        a->seen |= OPT_BIT(s->id);
+    }
     switch (s->id) {
     case OPT_HELP: drv_print_command_help(cmd, stdout); return IR_EXIT_OK;
     case OPT_DEFINE: {
@@ -269,6 +280,10 @@ static int check_complete(const drv_command *cmd, drv_args *a) {
     if (is_compile && !a->outdir && !a->emit)
         return drv_usage_error(cmd,
                                "'compile' needs -o OUT.wsa, the artifact to write (or --emit)");
+    /* only compile has the later stages to print */
+    if (!is_compile && a->emit && strcmp(a->emit, "ir") != 0)
+        return drv_usage_error(cmd, "--emit %s is a stage of 'compile', not of '%s'", a->emit,
+                               cmd->name);
     if (!is_compile && (cmd->opts & OPT_BIT(OPT_OUTDIR)) && !a->outdir)
         return drv_usage_error(cmd, "'%s' needs -o DIR, the folder for the outputs", cmd->name);
     /* The file's contents are input, not usage: errors in it are located

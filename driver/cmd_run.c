@@ -146,17 +146,41 @@ static void progress(void *ctx, int64_t cycle, int64_t got, int64_t want) {
     fflush(stderr);
 }
 
+/* A PE program's wse_fault, named after its kernel as `wsc eval` names the
+ * node: the same bad input gives the same kind of message either way. */
+static void fault(void *ctx, int32_t pe, uint32_t code, uint32_t a, uint32_t b, ir_diag *d) {
+    const loaded *L = ctx;
+    const rt_pe_image *p = &L->im.pe[pe];
+    const char *name = L->kg.k[p->kernel].name;
+    if (code == WSE_FAULT_GATHER_INDEX)
+        ir_error(d, IR_NOLOC, "gather '%s': index %d is out of range for a table of %u rows", name,
+                 (int32_t)a, b);
+    else
+        ir_error(d, IR_NOLOC, "PE (%d,%d) of kernel '%s': its program reported fault %u (%u, %u)",
+                 p->x, p->y, name, code, a, b);
+}
+
+/* A JSON number with `digits` significant digits; null when it is not
+ * finite, since JSON has no inf or nan (and %g would print them). */
+static const char *json_num(char *buf, size_t n, double v, int digits) {
+    if (!isfinite(v)) return "null";
+    snprintf(buf, n, "%.*g", digits, v);
+    return buf;
+}
+
 static void print_stats(const drv_args *a, const loaded *L, const rt_sim_stats *s) {
     double secs = (double)s->cycles / L->t.clock_hz;
     double load = s->cycles ? (double)s->busiest_link / (double)s->cycles : 0;
     double util = s->cycles && s->pes ? (double)s->busy_cycles / ((double)s->cycles * s->pes) : 0;
     if (a->format && !strcmp(a->format, "json")) {
-        printf("{\"cycles\": %lld, \"latency_s\": %.9g, \"clock_hz\": %.9g, \"wavelets\": %lld, "
+        char b1[32], b2[32], b3[32], b4[32];
+        printf("{\"cycles\": %lld, \"latency_s\": %s, \"clock_hz\": %s, \"wavelets\": %lld, "
                "\"hops\": %lld, \"tasks\": %lld, \"busiest_link_wavelets\": %lld, "
-               "\"busiest_link_load\": %.6g, \"pes\": %d, \"pe_utilization\": %.6g}\n",
-               (long long)s->cycles, secs, L->t.clock_hz, (long long)s->wavelets,
-               (long long)s->hops, (long long)s->tasks, (long long)s->busiest_link, load, s->pes,
-               util);
+               "\"busiest_link_load\": %s, \"pes\": %d, \"pe_utilization\": %s}\n",
+               (long long)s->cycles, json_num(b1, sizeof b1, secs, 9),
+               json_num(b2, sizeof b2, L->t.clock_hz, 9), (long long)s->wavelets,
+               (long long)s->hops, (long long)s->tasks, (long long)s->busiest_link,
+               json_num(b3, sizeof b3, load, 6), s->pes, json_num(b4, sizeof b4, util, 6));
         return;
     }
     static const char *port[] = {"north", "east", "south", "west", "ramp"};
@@ -245,13 +269,15 @@ int drv_run(const drv_args *a, ir_diag *d) {
     rt_symbol imports[] = {{"wse_sram", (void *)wse_sram},
                            {"wse_send", (void *)wse_send},
                            {"wse_activate", (void *)wse_activate},
-                           {"wse_charge", (void *)wse_charge}};
+                           {"wse_charge", (void *)wse_charge},
+                           {"wse_fault", (void *)wse_fault}};
     rt_jit **jit = ir_xcalloc((size_t)L.nprog + 1, sizeof *jit);
     wse_init_fn *init = ir_xcalloc((size_t)L.nprog + 1, sizeof *init);
     wse_task_fn *task = ir_xcalloc((size_t)L.nprog + 1, sizeof *task);
     for (int32_t i = 0; i < L.nprog && !status; i++) {
         char *err = NULL;
-        jit[i] = rt_jit_load(L.bc[i], L.bclen[i], imports, 4, &err);
+        jit[i] = rt_jit_load(L.bc[i], L.bclen[i], imports, (int)(sizeof imports / sizeof *imports),
+                             &err);
         if (jit[i]) {
             init[i] = (wse_init_fn)rt_jit_entry(jit[i], "wse_init");
             task[i] = (wse_task_fn)rt_jit_entry(jit[i], "wse_task");
@@ -354,6 +380,8 @@ int drv_run(const drv_args *a, ir_diag *d) {
     rt_sim_desc desc = {&L.t, pes,   L.im.npe,   routes, (int32_t)nr,        sin,  nlin,
                         sout, nlout, a->threads, 0,      tf ? &trace : NULL, NULL, NULL};
     if (isatty(2)) desc.progress = progress;
+    desc.fault = fault;
+    desc.fault_ctx = &L;
     rt_sim_result res = {0};
     ir_tensor **outs = ir_xcalloc((size_t)L.im.nout + 1, sizeof *outs);
     if (!status && !rt_sim_run(&desc, &res, d)) status = IR_EXIT_INPUT;

@@ -73,6 +73,7 @@ typedef struct drv_args {
     bool stats;                    /* run --stats */
     const char *trace;             /* run --trace FILE.json, or NULL */
     bool check;                    /* run --check */
+    unsigned seen;                 /* OPT_BIT of the single-valued options given */
 } drv_args;
 
 /* Runs a command whose command line parsed; returns the exit status.
@@ -114,7 +115,7 @@ void drv_print_overview(FILE *out);
 /* The help page of one command. */
 void drv_print_command_help(const drv_command *cmd, FILE *out);
 /* The options of `mask`, one line each, for a command's help. */
-void drv_print_options(unsigned mask, FILE *out);
+void drv_print_options(unsigned mask, const char *cmd_name, FILE *out);
 /* The names of the passes, comma separated, for usage errors. */
 void drv_print_pass_names(FILE *out);
 

@@ -30,7 +30,7 @@ void drv_print_command_help(const drv_command *cmd, FILE *out) {
         return;
     }
     fputs("\noptions:\n", out);
-    drv_print_options(cmd->opts, out);
+    drv_print_options(cmd->opts, cmd->name, out);
     if (cmd->opts & OPT_BIT(OPT_DUMP_AFTER))
         fputs("\n--emit kernels|llvm, --target and --fabric matter to 'compile' only;\n"
               "'wsc help passes' lists the passes, 'wsc help targets' the targets.\n\n"

@@ -401,6 +401,11 @@ typedef struct ir_target {
     double clock_hz;       /* clock, for latency in seconds */
 } ir_target;
 
+/* The range of clock_hz: a slower clock makes latencies in seconds
+ * overflow to infinity for long runs, which no report can print. */
+#define IR_MIN_CLOCK_HZ 1e3
+#define IR_MAX_CLOCK_HZ 1e12
+
 /* Fills *t with a preset ("wse2", "wse3"); false if there is none. */
 bool ir_target_preset(const char *name, ir_target *t);
 /* Reads a target file: `key = value` lines, `#` comments, starting from the

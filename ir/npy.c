@@ -378,7 +378,38 @@ ir_tensor *ir_npy_parse(const char *path, const void *bytes, size_t len, int wan
     return parse(path, bytes, len, want, false, d);
 }
 
-/* Reads a whole non-regular file (a pipe) into memory. */
+enum {
+    STREAM_HEADER_MAX = 1 << 20, /* header bytes read from a stream; real headers are < 10 kB */
+    STREAM_SLACK = 1 << 20,      /* bytes read past the data the header announces */
+};
+
+/* How many bytes of a stream to read at most, given its first n bytes:
+ * SIZE_MAX while the header is incomplete; n when they are already wrong (the
+ * parser reports why); else the header's data size plus some slack, so
+ * trailing bytes are still seen. An endless stream (/dev/zero, a pipe that
+ * never closes) is thus read no further than its header allows, and no
+ * header allows more than the largest tensor wsc accepts (2^48 elements). */
+static size_t stream_limit(const uint8_t *b, size_t n) {
+    if (n == 0) return SIZE_MAX;
+    if (memcmp(b, magic, n < sizeof magic ? n : sizeof magic) != 0) return n;
+    if (n < 12) return SIZE_MAX;
+    unsigned major = b[6];
+    if (major < 1 || major > 3) return n;
+    size_t prefix = major == 1 ? 10 : 12;
+    size_t hlen = major == 1 ? le16(b + 8) : le32(b + 8);
+    if (hlen > STREAM_HEADER_MAX) return n;
+    if (n < prefix + hlen) return SIZE_MAX;
+    header h;
+    char err[256];
+    if (!read_header(b, n, &h, err, sizeof err)) return n;
+    int f = descr_ftype(&h, -1, true, err, sizeof err);
+    if (f < 0) return n;
+    uint64_t want = h.data_off + (uint64_t)h.numel * ftype_size[f] + STREAM_SLACK;
+    return want > SIZE_MAX ? SIZE_MAX : (size_t)want;
+}
+
+/* Reads a non-regular file (a pipe) into memory: as much as its header
+ * says it holds (stream_limit). */
 static uint8_t *read_all(int fd, size_t *len) {
     size_t cap = 1 << 16, n = 0;
     uint8_t *b = malloc(cap);
@@ -402,12 +433,15 @@ static uint8_t *read_all(int fd, size_t *len) {
         }
         if (k == 0) break;
         n += (size_t)k;
+        if (n >= stream_limit(b, n)) break;
     }
     *len = n;
     return b;
 }
 
 static ir_tensor *read_file(const char *path, int want, bool u2_is_bf16, ir_diag *d) {
+    /* A named FIFO is opened blocking, as cat would: its writer may open it
+     * after us, and a non-blocking open would read an early EOF. */
     int fd = open(path, O_RDONLY | O_CLOEXEC);
     if (fd < 0) {
         ir_error(d, IR_NOLOC, "%s: cannot open: %s", path, strerror(errno));

@@ -77,8 +77,6 @@ enum { NKEYS = sizeof keys / sizeof keys[0] };
 
 #undef F
 
-static const double MAX_CLOCK_HZ = 1e12;
-
 static int32_t *i32_field(ir_target *t, const key *k) {
     return (int32_t *)((char *)t + k->off);
 }
@@ -231,8 +229,9 @@ static void set_value(parser *p, const key *k, size_t vb, size_t ve) {
             err(p, vb, ve, "'%s' expects a number such as 850e6, not '%.*s'", k->name, (int)n, v);
             return;
         }
-        if (!(x > 0) || !(x <= MAX_CLOCK_HZ)) {
-            err(p, vb, ve, "'%s' must be above 0 and at most 1e12, not %.*s", k->name, (int)n, v);
+        if (!(x >= IR_MIN_CLOCK_HZ) || !(x <= IR_MAX_CLOCK_HZ)) {
+            err(p, vb, ve, "'%s' must be at least 1e3 (1 kHz) and at most 1e12, not %.*s", k->name,
+                (int)n, v);
             return;
         }
         *f64_field(&p->t, k) = x;

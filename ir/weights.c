@@ -278,7 +278,9 @@ static ir_weights *open_safetensors(const char *path, int fd, size_t len, ir_dia
 }
 
 ir_weights *ir_weights_open(const char *path, ir_diag *d) {
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    /* O_NONBLOCK: a FIFO (refused below) must not hang the open waiting
+     * for a writer; regular files are mapped, which ignores the flag. */
+    int fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
     struct stat st;
     if (fd < 0 || fstat(fd, &st) != 0) {
         ir_error(d, IR_NOLOC, "%s: cannot open weights: %s", path, strerror(errno));

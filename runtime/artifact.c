@@ -34,6 +34,10 @@ enum {
     OFF_CHECK = 40,         /* u64 header checksum */
 };
 
+/* The most read from a stream (a pipe): far beyond a compiled model's
+ * artifact; a mapped regular file has no such limit. */
+#define RT_MAX_STREAM (4ULL << 30)
+
 char *rt_tag_str(uint32_t tag, char buf[5]) {
     for (int i = 0; i < 4; i++) {
         unsigned c = (tag >> (8 * i)) & 0xff;
@@ -169,17 +173,36 @@ bool rt_writer_save(rt_writer *w, const char *path, uint64_t model_hash, ir_diag
     put_at(head + OFF_HASH, model_hash, 8);
     put_at(head + OFF_CHECK, header_checksum(head, table, table_len), 8);
 
-    /* A reader never sees a half-written artifact: the bytes go to PATH.tmp
-     * and only a complete, flushed file is renamed over PATH. */
-    size_t plen = strlen(path);
-    char *tmp = ir_xmalloc(plen + 5);
-    memcpy(tmp, path, plen);
-    memcpy(tmp + plen, ".tmp", 5);
+    /* Only a regular file (or nothing) may be replaced: renaming over a
+     * device, FIFO or directory would destroy it (as root, -o /dev/null would
+     * turn the device into a file). */
+    struct stat st;
+    if (stat(path, &st) == 0 && !S_ISREG(st.st_mode)) {
+        ir_error(d, IR_NOLOC, "cannot write '%s': it is not a regular file", path);
+        free(head);
+        return false;
+    }
+    /* A reader never sees a half-written artifact: the bytes go to a fresh
+     * temporary in PATH's directory (mkstemp, so a name planted in advance,
+     * e.g. a symlink, is never followed) and only a complete, flushed file
+     * is renamed over PATH. */
+    const char *slash = strrchr(path, '/');
+    size_t dlen = slash ? (size_t)(slash - path) + 1 : 0;
+    static const char suffix[] = ".wsa-XXXXXX";
+    char *tmp = ir_xmalloc(dlen + sizeof suffix);
+    memcpy(tmp, path, dlen);
+    memcpy(tmp + dlen, suffix, sizeof suffix);
     static const uint8_t zeros[ALIGN];
     bool ok = false, renaming = false;
-    int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0666);
+    int fd = mkstemp(tmp);
     if (fd >= 0) {
-        ok = write_all(fd, head, HEADER + table_len);
+        fcntl(fd, F_SETFD, FD_CLOEXEC);
+        /* mkstemp creates the file 0600; an artifact is an ordinary output,
+         * so give it the mode open(..., 0666) would have (umask applied). */
+        mode_t mask = umask(0);
+        umask(mask);
+        ok = fchmod(fd, 0666 & ~mask) == 0;
+        ok = ok && write_all(fd, head, HEADER + table_len);
         uint64_t pos = HEADER + table_len;
         for (int i = 0; ok && i < w->n; i++) {
             ok = write_all(fd, zeros, (size_t)(align_up(pos) - pos));
@@ -246,7 +269,24 @@ static uint8_t *aligned(size_t n) {
     return p;
 }
 
-/* Reads a file that cannot be mapped (a pipe, an empty file). */
+/* Bytes read past the size a stream's header announces, so that trailing
+ * garbage is still seen (and reported) without reading an endless stream. */
+enum { STREAM_SLACK = 1 << 20 };
+
+/* How many bytes of a stream to read at most, given its first n: all of it
+ * while the header is incomplete, no more when the magic is already wrong
+ * (validate says so), else the size the header gives plus STREAM_SLACK. */
+static uint64_t stream_limit(const uint8_t *b, size_t n) {
+    if (memcmp(b, MAGIC, n < sizeof MAGIC ? n : sizeof MAGIC) != 0) return n;
+    if (n < OFF_SIZE + 8) return UINT64_MAX;
+    uint64_t fsize = get_u64(b + OFF_SIZE);
+    return fsize > UINT64_MAX - STREAM_SLACK ? UINT64_MAX : fsize + STREAM_SLACK;
+}
+
+/* Reads a file that cannot be mapped (a pipe, a device, an empty file):
+ * no further than its header allows, and never more than RT_MAX_STREAM
+ * bytes (errno EFBIG), so /dev/zero or an endless pipe cannot exhaust the
+ * host's memory. */
 static bool read_whole(int fd, uint8_t **out, size_t *len) {
     size_t cap = 1 << 16, n = 0;
     uint8_t *buf = ir_xmalloc(cap);
@@ -260,6 +300,12 @@ static bool read_whole(int fd, uint8_t **out, size_t *len) {
         }
         if (k == 0) break;
         n += (size_t)k;
+        if ((uint64_t)n > RT_MAX_STREAM) {
+            free(buf);
+            errno = EFBIG;
+            return false;
+        }
+        if (n >= stream_limit(buf, n)) break;
     }
     *out = aligned(n);
     if (n) memcpy(*out, buf, n);
@@ -269,6 +315,8 @@ static bool read_whole(int fd, uint8_t **out, size_t *len) {
 }
 
 static bool load(const char *path, rt_artifact *a, ir_diag *d) {
+    /* A named FIFO is opened blocking, as cat would: its writer may open it
+     * after us (tests do), and a non-blocking open would read an early EOF. */
     int fd = open(path, O_RDONLY | O_CLOEXEC);
     if (fd < 0) {
         ir_error(d, IR_NOLOC, "cannot read '%s': %s", path, strerror(errno));
@@ -295,7 +343,11 @@ static bool load(const char *path, rt_artifact *a, ir_diag *d) {
         }
     }
     bool ok = read_whole(fd, &a->bytes, &a->size);
-    if (!ok) ir_error(d, IR_NOLOC, "cannot read '%s': %s", path, strerror(errno));
+    if (!ok && errno == EFBIG)
+        ir_error(d, IR_NOLOC, "cannot read '%s': it is larger than %d GiB", path,
+                 (int)(RT_MAX_STREAM >> 30));
+    else if (!ok)
+        ir_error(d, IR_NOLOC, "cannot read '%s': %s", path, strerror(errno));
     close(fd);
     return ok;
 }

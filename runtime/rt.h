@@ -312,7 +312,11 @@ void rt_jit_free(rt_jit *j);
  * port, a route off the fabric other than to the host at the east edge, a
  * wavelet reaching a core on a colour no task is bound to, a program
  * sending on a colour the target does not have or activating a task that is
- * not local, a deadlock, and max_cycles. */
+ * not local, a program calling wse_fault (its input is wrong; reported by
+ * rt_sim_desc.fault when set), a deadlock, and max_cycles. A fault stops the
+ * run when the task that raised it ends; tasks are committed in an order
+ * that does not depend on the threads, so the same fault is reported for
+ * any thread count. */
 /* Router ports, the bit index in rt_sim_route.outs. */
 enum { RT_PORT_N, RT_PORT_E, RT_PORT_S, RT_PORT_W, RT_PORT_RAMP };
 
@@ -376,6 +380,10 @@ typedef struct rt_sim_desc {
      * has received and the sum of the outputs' `expect`. */
     void (*progress)(void *ctx, int64_t cycle, int64_t wavelets_out, int64_t wavelets_expected);
     void *progress_ctx; /* its first argument */
+    /* Reports a program's wse_fault (when set; else a generic message):
+     * the PE (an index into pes) and the call's arguments. */
+    void (*fault)(void *ctx, int32_t pe, uint32_t code, uint32_t a, uint32_t b, ir_diag *diag);
+    void *fault_ctx; /* its first argument */
 } rt_sim_desc;
 
 typedef struct rt_sim_stats {

@@ -147,6 +147,10 @@ struct wse_pe {
     bool bad_act;       /* activated a task that is not local */
     uint32_t bad_color; /* the first such colour */
     uint32_t bad_task;  /* the first such task */
+    /* Its first wse_fault, reported when the task ends. */
+    bool fault;                /* it called wse_fault */
+    uint32_t fault_code;       /* WSE_FAULT_* */
+    uint32_t fault_a, fault_b; /* the details */
 
     /* Cold. */
     wse_init_fn init;                 /* run once before cycle 0, or NULL */
@@ -312,6 +316,16 @@ void wse_activate(wse_pe *pe, uint32_t task) {
 
 void wse_charge(wse_pe *pe, uint32_t cycles) {
     pe->charge += cycles;
+}
+
+void wse_fault(wse_pe *pe, uint32_t code, uint32_t a, uint32_t b) {
+    /* The first fault is the one reported: later ones in the same task are
+     * usually the same bad input seen again. */
+    if (pe->fault) return;
+    pe->fault = true;
+    pe->fault_code = code;
+    pe->fault_a = a;
+    pe->fault_b = b;
 }
 
 /* ------------------------------------------------------------ the pool */
@@ -663,13 +677,19 @@ static void misroute(sim *s, int32_t x, int32_t y, int32_t color, int from) {
 
 /* Reports the PE's first program error of its last task (or init). */
 static bool pe_errors(sim *s, const wse_pe *p, bool init) {
-    if (!p->bad_send && !p->bad_act) return true;
+    if (!p->bad_send && !p->bad_act && !p->fault) return true;
     char what[32];
     if (init)
         snprintf(what, sizeof what, "init");
     else
         snprintf(what, sizeof what, "task %u", p->cur);
-    if (p->bad_send)
+    if (p->fault && s->d->fault)
+        s->d->fault(s->d->fault_ctx, (int32_t)(p - s->pes), p->fault_code, p->fault_a, p->fault_b,
+                    s->diag);
+    else if (p->fault)
+        ir_error(s->diag, IR_NOLOC, "PE (%d,%d): %s reported fault %u (%u, %u)", (int)p->x,
+                 (int)p->y, what, p->fault_code, p->fault_a, p->fault_b);
+    else if (p->bad_send)
         ir_error(s->diag, IR_NOLOC,
                  "PE (%d,%d): %s sent a wavelet on colour %u, but the target has %d colours",
                  (int)p->x, (int)p->y, what, p->bad_color, (int)s->ncol);

@@ -56,7 +56,7 @@ bool rt_decode_target(const void *data, size_t len, ir_target *t, ir_diag *d) {
     if (r.bad || rt_reader_left(&r) || !name) BAD("artifact: the target section is malformed");
     if (t->width < 1 || t->height < 1 || t->width > 65536 || t->height > 65536 ||
         t->sram_bytes < 1 || t->colors < 1 || t->colors > 64 || t->link_wavelets < 1 ||
-        !(t->clock_hz > 0) || !isfinite(t->clock_hz))
+        !(t->clock_hz >= IR_MIN_CLOCK_HZ) || !(t->clock_hz <= IR_MAX_CLOCK_HZ))
         BAD("artifact: the target section holds impossible values");
     return true;
 }

@@ -1,5 +1,5 @@
 /* wse_abi.h - the contract between PE programs and the machine that runs
- * them (docs/execution.md): the four calls a program may make, its two
+ * them (docs/execution.md): the five calls a program may make, its two
  * entry points, and the layout of the parameter block every PE holds at
  * SRAM offset 0. codegen/ emits LLVM code against these declarations and
  * reads parameter fields at their offsetof() here, so this header is the one
@@ -23,8 +23,16 @@ uint8_t *wse_sram(wse_pe *pe);                               /* this PE's SRAM *
 void wse_send(wse_pe *pe, uint32_t color, uint32_t payload); /* one wavelet onto the ramp */
 void wse_activate(wse_pe *pe, uint32_t task);                /* make a local task runnable */
 void wse_charge(wse_pe *pe, uint32_t cycles);                /* cycles this task's work takes */
+/* The run's input is wrong in a way only the program can see (code is a
+ * WSE_FAULT_*, a and b its details): the machine stops the run at the end of
+ * the task and reports it. The task may finish normally meanwhile. */
+void wse_fault(wse_pe *pe, uint32_t code, uint32_t a, uint32_t b);
 
-/* The entry points every program exports. Besides the four calls above, a
+enum {
+    WSE_FAULT_GATHER_INDEX = 1, /* a: the index (i32 bits), b: the table's rows */
+};
+
+/* The entry points every program exports. Besides the five calls above, a
  * program may call only the host's libm functions of doubles (exp, log,
  * sqrt, sin, cos, tanh, erf, erfc, pow). */
 typedef void (*wse_init_fn)(wse_pe *pe);

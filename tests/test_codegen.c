@@ -92,11 +92,15 @@ static void t_charge(wse_pe *pe, uint32_t cycles) {
     charged += cycles;
 }
 
+static int faults;
+static void t_fault(wse_pe *pe, uint32_t code, uint32_t a, uint32_t b) {
+    faults++;
+}
+
 static const rt_symbol imports[] = {
-    {"wse_sram", (void *)t_sram},
-    {"wse_send", (void *)t_send},
-    {"wse_activate", (void *)t_activate},
-    {"wse_charge", (void *)t_charge},
+    {"wse_sram", (void *)t_sram},         {"wse_send", (void *)t_send},
+    {"wse_activate", (void *)t_activate}, {"wse_charge", (void *)t_charge},
+    {"wse_fault", (void *)t_fault},
 };
 
 typedef struct prog {
@@ -108,7 +112,7 @@ typedef struct prog {
 static prog jit(const cg_program *q) {
     char *err = NULL;
     prog p = {0};
-    p.jit = rt_jit_load(q->bitcode, q->len, imports, 4, &err);
+    p.jit = rt_jit_load(q->bitcode, q->len, imports, (int)(sizeof imports / sizeof *imports), &err);
     if (!p.jit) fail_msg("jit: %s", err);
     p.init = (wse_init_fn)rt_jit_entry(p.jit, "wse_init");
     p.task = (wse_task_fn)rt_jit_entry(p.jit, "wse_task");

@@ -162,11 +162,11 @@ static void test_load_valid(void **state) {
     /* The lower ends of every range. */
     text = "width = 1\nheight = 1\nsram_bytes = 1024\nsram_banks = 1\ncolors = 1\n"
            "queue_depth = 2\nlink_wavelets = 1\nhop_cycles = 1\nfp32_lanes = 1\nfp16_lanes = 1\n"
-           "sram_reads = 1\nsram_writes = 1\ntask_cycles = 0\nclock_hz = 0.5\n";
+           "sram_reads = 1\nsram_writes = 1\ntask_cycles = 0\nclock_hz = 1000\n";
     assert_true(load_text("low.target", text, &t, NULL, NULL));
     assert_int_equal(t.width, 1);
     assert_int_equal(t.sram_banks, 1);
-    assert_true(t.clock_hz == 0.5);
+    assert_true(t.clock_hz == 1000);
     assert_string_equal(t.name, "low");
 
     /* An empty file is the default preset under the file's name; +N is N. */
@@ -228,8 +228,12 @@ static void test_load_errors(void **state) {
     expect_error("task_cycles = -1\n", 1, 15, "from 0 to 1024");
     expect_error("task_cycles = 1025\n", 1, 15, "from 0 to 1024");
     /* The clock. */
-    expect_error("clock_hz = 0\n", 1, 12, "'clock_hz' must be above 0 and at most 1e12, not 0");
-    expect_error("clock_hz = -5e8\n", 1, 12, "must be above 0");
+    expect_error("clock_hz = 0\n", 1, 12,
+                 "'clock_hz' must be at least 1e3 (1 kHz) and at most 1e12, not 0");
+    expect_error("clock_hz = -5e8\n", 1, 12, "must be at least 1e3");
+    /* so tiny that cycles / clock_hz would be infinite */
+    expect_error("clock_hz = 4.9e-324\n", 1, 12, "must be at least 1e3");
+    expect_error("clock_hz = 999.9\n", 1, 12, "must be at least 1e3");
     expect_error("clock_hz = 1.5e12\n", 1, 12, "at most 1e12");
     expect_error("clock_hz = 1e999\n", 1, 12, "at most 1e12");
     expect_error("clock_hz = inf\n", 1, 12, "expects a number");
@@ -324,7 +328,7 @@ static void test_load_garbage(void **state) {
             assert_int_equal(ir_diag_errors(d), 0);
             assert_true(t.width >= 1 && t.width <= 4096);
             assert_true(t.colors >= 1 && t.colors <= 64);
-            assert_true(t.clock_hz > 0 && t.clock_hz <= 1e12);
+            assert_true(t.clock_hz >= 1e3 && t.clock_hz <= 1e12);
         } else {
             assert_true(ir_diag_errors(d) > 0);
         }
@@ -404,7 +408,7 @@ static void test_round_trip(void **state) {
     t = (ir_target){"odd.one", 3, 4096, 16777216,           4, 7, 5, 3, 9, 2, 33,
                     3,         2, 17,   123456789.123456789};
     round_trip(&t);
-    t.clock_hz = 0.1;
+    t.clock_hz = 1000.1;
     round_trip(&t);
     t.clock_hz = 1e12;
     round_trip(&t);

@@ -197,13 +197,17 @@ static int matmul_local(wse_pe *pe, uint8_t *sram, P *p, uint32_t t, float *v) {
 }
 
 /* Output row t is table row idx[t] if this PE holds it, zeros otherwise:
- * the column's sum is the row. */
+ * the column's sum is the row. Every PE of the column sees every index, so
+ * each checks it against the whole table: an index no PE holds is the
+ * input's error, never a row of zeros. */
 static int gather_local(wse_pe *pe, uint8_t *sram, P *p, uint32_t t, float *v) {
     uint32_t r = t / p->m, c = t % p->m;
     if (!have(p, p->src_x, r)) return 0;
     const wse_source *X = &p->src[p->src_x];
-    int32_t idx = (int32_t)u32(sram, X->off_buf)[(size_t)r * (X->c1 - X->c0) + c];
-    if (idx < 0) idx += (int32_t)p->vrows;
+    int32_t raw = (int32_t)u32(sram, X->off_buf)[(size_t)r * (X->c1 - X->c0) + c];
+    int32_t idx = raw < 0 ? raw + (int32_t)p->vrows : raw;
+    if (idx < 0 || idx >= (int32_t)p->vrows)
+        wse_fault(pe, WSE_FAULT_GATHER_INDEX, (uint32_t)raw, p->vrows);
     uint32_t n = p->n;
     if (idx >= (int32_t)p->v0 && idx < (int32_t)(p->v0 + p->k)) {
         const float *row = f32(sram, p->off_w) + (size_t)(idx - (int32_t)p->v0) * n;
@@ -605,7 +609,7 @@ static uint32_t matmul_w(uint8_t *sram, const P *p, const uint32_t *idx) {
     return bits(round_dt((float)acc, p->gen.dtype));
 }
 
-static uint32_t generic_word(uint8_t *sram, const P *p, uint32_t o) {
+static uint32_t generic_word(wse_pe *pe, uint8_t *sram, const P *p, uint32_t o) {
     const wse_generic *G = &p->gen;
     uint32_t idx[WSE_MAX_RANK], op = G->op, rank = G->rank;
     unflatten(o, G->dim, rank, idx);
@@ -657,9 +661,13 @@ static uint32_t generic_word(uint8_t *sram, const P *p, uint32_t o) {
         /* output [idx shape.., table row shape..] */
         const wse_gopnd *T = &p->gen.in[0], *I = &p->gen.in[1];
         uint32_t ir = I->rank, row = 1;
-        int32_t v = (int32_t)gword(sram, p, 1, flatten(idx, I->dim, ir));
-        if (v < 0) v += (int32_t)T->dim[0];
-        if (v < 0 || v >= (int32_t)T->dim[0]) return bits(NAN);
+        int32_t raw = (int32_t)gword(sram, p, 1, flatten(idx, I->dim, ir));
+        int32_t v = raw < 0 ? raw + (int32_t)T->dim[0] : raw;
+        if (v < 0 || v >= (int32_t)T->dim[0]) {
+            /* the run stops; the NaN only keeps this row well defined */
+            wse_fault(pe, WSE_FAULT_GATHER_INDEX, (uint32_t)raw, T->dim[0]);
+            return bits(NAN);
+        }
         for (uint32_t a = 1; a < T->rank; a++)
             row *= T->dim[a];
         return gword(sram, p, 0, (uint32_t)v * row + flatten(idx + ir, T->dim + 1, T->rank - 1));
@@ -689,7 +697,7 @@ static void pump_generic(wse_pe *pe, uint8_t *sram, P *p) {
         uint32_t t = p->st.next;
         if (!have(p, p->src_relay, t)) return;
         for (uint32_t j = 0; j < p->n; j++)
-            v[j] = generic_word(sram, p, t * p->out_ncol + p->out_c0 + j);
+            v[j] = generic_word(pe, sram, p, t * p->out_ncol + p->out_c0 + j);
         wse_charge(pe, 4 * p->n);
         emit(pe, sram, p, t, (const float *)(const void *)v);
         p->st.next = t + 1;
