@@ -31,7 +31,8 @@ enum {
     MAX_CELLS = 4096,     /* cells of the nearest-router grid of a larger tree */
     RIP_RADIUS = 1,       /* nets this close to an overused resource are rerouted too */
     MARGIN0 = 3,          /* search box margin around a net's terminals, in PEs */
-    REPAIR_MAX = 256,     /* clashes few enough for the end game's repair (repair_clashes) */
+    REPAIR_MAX = 64,      /* clashes few enough for the end game's repair (repair_clashes) */
+    REPAIR_ROOM = 16,     /* and for nets to make room for one another there */
     REPAIR_MARGIN = 24,   /* search box margin of a repairing route */
     REPAIR_BLOCKERS = 64, /* nets a repair may move out of its way on one colour */
     REPAIR_BIG = 3,       /* of which longer than REPAIR_SHORT hops */
@@ -790,7 +791,7 @@ static bool net_clashes(const router *r, int32_t i) {
 
 /* Reroutes committed net i on another colour (`only` if >= 0; never
  * `avoid`), through routers and links where that colour and capacity are
- * free (anything else forbidden), taking the shortest such tree; or leaves
+ * free (anything else forbidden), on the first colour where such a tree exists; or leaves
  * it as it was. Returns whether it moved. */
 static bool move_net(router *r, int32_t i, int32_t only, int32_t avoid, thop **keep, thop **best,
                      int32_t *cap) {
@@ -813,10 +814,13 @@ static bool move_net(router *r, int32_t i, int32_t only, int32_t avoid, thop **k
         if (!ends) continue;
         n->color = c;
         route_net(r, i);
-        if (!tree_free(r, i) || (cbest >= 0 && n->nhops >= nbest)) continue;
+        if (!tree_free(r, i)) continue;
+        /* the first that fits: a net of a thousand routers is rerouted in
+         * milliseconds, but the end game may meet hundreds of them */
         cbest = c, nbest = n->nhops;
         *best = ir_xrealloc(*best, sizeof **best * (size_t)nbest);
         memcpy(*best, n->hops, sizeof **best * (size_t)nbest);
+        break;
     }
     r->hard = false;
     n->margin = margin;
@@ -883,6 +887,7 @@ static int32_t repair_clashes(router *r) {
             fixed++;
             continue;
         }
+        if (r->clashes > REPAIR_ROOM) continue;
         /* the nets holding each colour at i's ends */
         const pl_net *pn = &r->nets[i];
         if (!end) end = ir_xcalloc((size_t)r->w * r->h, 1);
