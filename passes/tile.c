@@ -65,13 +65,13 @@ static shape kernel_shape(const ir_graph *g, const ir_kernel *k, const ir_target
         const ir_node *y = &g->nodes[k->nodes[j]];
         for (int o = 0; o < y->nin; o++) {
             const ir_node *op = &g->nodes[y->in[o]];
-            if (j && (op->op == IR_PARAM || op->op == IR_CONST) && elems(op) > 1)
-                s.lanes += elems(op);
+            /* a view of a weight (wpe[0:T]) is as resident as the weight */
+            bool resident = ir_is_resident(g, y->in[o]);
+            if (j && resident && elems(op) > 1) s.lanes += elems(op);
             bool inside = false;
             for (int32_t q = 0; q < k->nnodes; q++)
                 inside |= k->nodes[q] == y->in[o];
-            if (!inside && op->op != IR_PARAM && op->op != IR_CONST && (j || k->kind == IR_KK_MAP))
-                s.epilogue_streams++;
+            if (!inside && !resident && (j || k->kind == IR_KK_MAP)) s.epilogue_streams++;
         }
     }
     switch (k->kind) {
