@@ -96,12 +96,22 @@ static uint32_t alloc(pe_mem *m, const ir_target *t, uint64_t bytes, bool data) 
     return (uint32_t)off;
 }
 
+/* The PE splits a producer element from the largest stride down, so the
+ * axes go in that order, each with its step in the operand. */
 static void to_wse_view(const ir_view *v, wse_view *w) {
     memset(w, 0, sizeof *w);
     w->rank = (uint32_t)v->rank;
     w->base = (uint32_t)v->base;
-    for (int i = 0; i < v->rank; i++)
-        w->dim[i] = (uint32_t)v->dim[i], w->stride[i] = (uint32_t)v->stride[i];
+    int order[IR_MAX_RANK];
+    ir_view_order(v, order);
+    int64_t os[IR_MAX_RANK], st = 1;
+    for (int i = v->rank - 1; i >= 0; i--)
+        os[i] = st, st *= v->dim[i];
+    for (int j = 0; j < v->rank; j++) {
+        int i = order[j];
+        w->dim[j] = (uint32_t)v->dim[i], w->stride[j] = (uint32_t)v->stride[i];
+        w->ostride[j] = (uint32_t)os[i];
+    }
 }
 
 /* A source over operand r (a view of a streamed value), keeping columns
@@ -113,10 +123,12 @@ static uint32_t add_filtered(builder *B, wse_params *P, pe_mem *m, ir_ref r, ir_
     S->ncol = (uint32_t)last_dim(n);
     S->rows = (uint32_t)rows_of(n);
     S->c0 = (uint32_t)kp.c0, S->c1 = (uint32_t)kp.c1;
-    S->krows = S->rows;
+    int64_t span = kp.rhi ? kp.rhi - kp.rlo : (int64_t)S->rows;
+    S->rlo = (uint32_t)kp.rlo, S->rhi = (uint32_t)kp.rhi;
+    S->krows = (uint32_t)span;
     if (kp.rmod) {
         S->rmod = (uint32_t)kp.rmod, S->r0 = (uint32_t)kp.r0, S->r1 = (uint32_t)kp.r1;
-        S->krows = (uint32_t)(S->rows / kp.rmod * (kp.r1 - kp.r0));
+        S->krows = (uint32_t)(span / kp.rmod * (kp.r1 - kp.r0));
     }
     ir_view v;
     if (!ir_view_of(B->g, r, &v)) ir_internal_error("no view for %%%d", r);
@@ -142,6 +154,7 @@ static uint32_t add_plain(builder *B, wse_params *P, pe_mem *m, int64_t rows, in
     S->view.rank = 1;
     S->view.dim[0] = (uint32_t)(rows * ncol);
     S->view.stride[0] = 1;
+    S->view.ostride[0] = 1;
     S->off_buf = alloc(m, B->t, (uint64_t)rows * (uint64_t)ncol * 4, false);
     S->off_cnt = alloc(m, B->t, (uint64_t)rows * 4, false);
     return s;
@@ -417,16 +430,23 @@ static bool build_pe(builder *B, int32_t ki, int32_t c, int32_t r, const cg_plan
     }
     case IR_KK_MATMUL: {
         /* A's row times this PE's block of B: B's rows k0..k1 (its
-         * contraction slice) and columns lo..hi, for every batch */
+         * contraction slice) and columns lo..hi, for every batch; split by
+         * batches, the whole contraction for this row's batches */
         const ir_node *A = &g->nodes[n0->in[0]], *Bn = &g->nodes[n0->in[1]];
-        int64_t K = last_dim(A);
+        int64_t K = last_dim(A), nb, b0 = 0, b1 = 0;
         int64_t k0 = (int64_t)r * K / k->h, k1 = (int64_t)(r + 1) * K / k->h;
-        P->src_x = add_source(B, P, m, n0->in[0], k0, k1);
+        bool by_batch = ir_matmul_by_batch(g, k, &nb);
+        if (by_batch) ir_batch_range(nb, k->h, r, &b0, &b1), k0 = 0, k1 = K;
+        int64_t per_a = rows_of(A) / (by_batch ? nb : 1), per_b = rows_of(Bn) / (by_batch ? nb : 1);
+        ir_keep ka = {k0, k1, 0, 0, 0, by_batch ? b0 * per_a : 0, by_batch ? b1 * per_a : 0};
+        P->src_x = add_filtered(B, P, m, n0->in[0], ka);
         P->k = (uint32_t)(k1 - k0);
-        ir_keep kb = n0->a.tb ? (ir_keep){k0, k1, last_dim(out) > 0 ? N : 1, lo, hi}
-                              : (ir_keep){lo, hi, K, k0, k1};
+        ir_keep kb = n0->a.tb ? (ir_keep){k0, k1, last_dim(out) > 0 ? N : 1, lo, hi, 0, 0}
+                              : (ir_keep){lo, hi, K, k0, k1, 0, 0};
+        if (by_batch) kb.rlo = b0 * per_b, kb.rhi = b1 * per_b;
         P->src_b = add_filtered(B, P, m, n0->in[1], kb);
         P->kb = (uint32_t)(kb.r1 - kb.r0);
+        P->b0 = (uint32_t)b0, P->b1 = (uint32_t)b1;
         P->tb = n0->a.tb;
         P->m = (uint32_t)(out->shape.rank >= 2 ? out->shape.d[out->shape.rank - 2] : 1);
         P->bat_a =

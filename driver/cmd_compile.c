@@ -60,6 +60,58 @@ static void encode_programs(const cg_programs *p, rt_buf *b) {
         rt_put_u32(b, (uint32_t)p->prog_of[i]);
 }
 
+/* One mapping of the model onto the fabric: kernels, placement, nets and
+ * routes. */
+typedef struct mapping {
+    ir_kgraph kg;     /* kernels, sized and placed */
+    pl_problem prob;  /* the placement problem */
+    pl_placement pl;  /* where the kernels are */
+    ir_arena *arena;  /* the nets' sink arrays */
+    pl_net *nets;     /* every stream cut into multicasts */
+    pl_netinfo *info; /* what each net carries */
+    int32_t nnets;    /* count */
+    pl_routing pr;    /* their routes */
+    double period;    /* the pipeline period, cycles */
+    bool tiled;       /* lowering and tiling succeeded (else the model was refused) */
+} mapping;
+
+static void mapping_free(mapping *m) {
+    pl_routing_free(&m->pr);
+    free(m->nets);
+    ir_arena_free(m->arena);
+    pl_placement_free(&m->pl);
+    pl_problem_free(&m->prob);
+    ir_kgraph_free(&m->kg);
+    memset(m, 0, sizeof *m);
+}
+
+/* Lowers, tiles, places and routes g for the target; false when refused
+ * (reported on d). */
+static bool map_model(const drv_args *a, const ir_graph *g, mapping *m, ir_diag *d) {
+    const ir_target *t = &a->machine;
+    memset(m, 0, sizeof *m);
+    m->arena = ir_arena_new();
+    if (!pass_lower(g, &m->kg, d) || !pass_tile(g, &m->kg, t, d)) return false;
+    m->tiled = true;
+    m->period = 1;
+    for (int32_t i = 0; i < m->kg.nk; i++)
+        m->period = (double)m->kg.k[i].cycles > m->period ? (double)m->kg.k[i].cycles : m->period;
+    pl_problem_from_kgraph(&m->kg, t, a->seed, &m->prob);
+    if (!pl_place(&m->prob, &m->pl, d)) return false;
+    if (!pl_check_placement(&m->prob, m->pl.x, m->pl.y, d))
+        ir_internal_error("the placer produced an illegal placement");
+    for (int32_t i = 0; i < m->kg.nk; i++)
+        m->kg.k[i].x = m->pl.x[i], m->kg.k[i].y = m->pl.y[i];
+    pl_order_rows(g, &m->kg);
+    m->nnets = pl_build_nets(g, &m->kg, &m->period, &m->nets, &m->info, m->arena);
+    if (!pl_route(t->width, t->height, m->nets, m->nnets, t->colors, t->link_wavelets, &m->pr, d))
+        return false;
+    if (!pl_check_routes(t->width, t->height, m->nets, m->nnets, &m->pr, t->colors,
+                         t->link_wavelets, d))
+        ir_internal_error("the router produced routes that its checker refutes");
+    return true;
+}
+
 int drv_compile(const drv_args *a, ir_diag *d) {
     ir_graph *g = NULL;
     int status = drv_front_end(a, d, &g);
@@ -69,40 +121,36 @@ int drv_compile(const drv_args *a, ir_diag *d) {
         return status;
     }
     const ir_target *t = &a->machine;
-    ir_kgraph kg;
-    if (!pass_lower(g, &kg, d) || !pass_tile(g, &kg, t, d)) {
-        ir_kgraph_free(&kg);
+    /* Attention by heads first (docs/kernels.md); should that mapping not
+     * fit or route, the batched one the model spells out. Without heads in
+     * the model both are the same, and it is tried once. */
+    mapping mp;
+    g->by_heads = true;
+    bool ok;
+    if (ir_graph_has_heads(g)) {
+        ir_diag *quiet = ir_diag_new(NULL);
+        ok = map_model(a, g, &mp, quiet);
+        ir_diag_free(quiet);
+        if (!ok) {
+            mapping_free(&mp);
+            g->by_heads = false;
+            ok = map_model(a, g, &mp, d);
+        }
+    } else {
+        ok = map_model(a, g, &mp, d);
+    }
+    if (!mp.tiled) {
+        mapping_free(&mp);
         ir_graph_free(g);
         return IR_EXIT_INPUT;
     }
-    double period = 1;
-    for (int32_t i = 0; i < kg.nk; i++)
-        period = (double)kg.k[i].cycles > period ? (double)kg.k[i].cycles : period;
-
-    /* Placement, then the nets of the placed kernels, then routes. */
-    pl_problem prob;
-    pl_problem_from_kgraph(&kg, t, a->seed, &prob);
-    pl_placement pl = {0};
-    bool ok = pl_place(&prob, &pl, d);
-    if (ok) {
-        if (!pl_check_placement(&prob, pl.x, pl.y, d))
-            ir_internal_error("the placer produced an illegal placement");
-        for (int32_t i = 0; i < kg.nk; i++)
-            kg.k[i].x = pl.x[i], kg.k[i].y = pl.y[i];
-    }
-    ir_arena *arena = ir_arena_new();
-    pl_net *nets = NULL;
-    pl_netinfo *info = NULL;
-    int32_t nnets = 0;
-    pl_routing pr = {0};
-    if (ok) {
-        pl_order_rows(g, &kg);
-        nnets = pl_build_nets(g, &kg, &period, &nets, &info, arena);
-        ok = pl_route(t->width, t->height, nets, nnets, t->colors, t->link_wavelets, &pr, d);
-        if (ok &&
-            !pl_check_routes(t->width, t->height, nets, nnets, &pr, t->colors, t->link_wavelets, d))
-            ir_internal_error("the router produced routes that its checker refutes");
-    }
+    ir_kgraph kg = mp.kg;
+    double period = mp.period;
+    pl_placement pl = mp.pl;
+    pl_net *nets = mp.nets;
+    pl_netinfo *info = mp.info;
+    int32_t nnets = mp.nnets;
+    pl_routing pr = mp.pr;
     if (ok && a->emit && strcmp(a->emit, "kernels") == 0) {
         pass_print_kernels(g, &kg, stdout);
         printf("period %.0f cycles; placement cost %.6g, lower bound %.6g; nets %d, link load max "
@@ -160,12 +208,7 @@ int drv_compile(const drv_args *a, ir_diag *d) {
     rt_images_free(&images);
     rt_routes_free(&routes);
     cg_programs_free(&progs);
-    pl_routing_free(&pr);
-    free(nets);
-    ir_arena_free(arena);
-    pl_placement_free(&pl);
-    pl_problem_free(&prob);
-    ir_kgraph_free(&kg);
+    mapping_free(&mp);
     ir_graph_free(g);
     return ok ? IR_EXIT_OK : IR_EXIT_INPUT;
 }

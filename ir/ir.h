@@ -311,6 +311,8 @@ typedef struct ir_graph {
     ir_output *outputs; /* in declaration order */
     int32_t noutputs;   /* outputs in use */
     int32_t outcap;     /* outputs allocated */
+    bool by_heads;      /* mapping chosen by wsc compile, not part of the model: attention by
+                           heads (ir_is_view's row permutations, ir_matmul_by_batch) */
 } ir_graph;
 
 ir_graph *ir_graph_new(const char *model);
@@ -422,9 +424,10 @@ void ir_target_write(const ir_target *t, FILE *out);
 
 /* ------------------------------------------------------------- views */
 
-/* A reshape/slice chain of a value as addressing (view.c): operand element
+/* A chain of views of a value as addressing (view.c): operand element
  * (i_0, ..., i_{rank-1}) is element base + sum i_k * stride[k] of the value
- * at the chain's base. Strides nest, so ir_view_inverse is exact. */
+ * at the chain's base. Sorted by size the strides nest, so ir_view_inverse
+ * is exact. */
 typedef struct ir_view {
     int rank;                    /* axes */
     int64_t base;                /* value element of operand element 0 */
@@ -432,7 +435,13 @@ typedef struct ir_view {
     int64_t stride[IR_MAX_RANK]; /* value elements per step (0 on unit axes) */
 } ir_view;
 
-/* The value under r's reshapes and slices. */
+/* Whether node r is addressing of its operand, not a kernel: a reshape, a
+ * slice, or, when g->by_heads, a transpose that keeps the last axis (a row
+ * permutation) of a reshape or slice and is not reshaped itself, such as
+ * attention's heads view of a projection. Other transposes move data
+ * (kernels of kind move). */
+bool ir_is_view(const ir_graph *g, ir_ref r);
+/* The value under r's views. */
 ir_ref ir_view_base(const ir_graph *g, ir_ref r);
 /* Whether r is resident: a weight or computed from weights alone (no input
  * reaches it), so it is evaluated at compile time and lives in SRAM. */
@@ -444,6 +453,9 @@ bool ir_view_of(const ir_graph *g, ir_ref r, ir_view *v);
  * element f (-1 when f is not in the view). */
 int64_t ir_view_apply(const ir_view *v, int64_t g);
 int64_t ir_view_inverse(const ir_view *v, int64_t f);
+/* v's axes by decreasing stride (stable): the order a producer element
+ * splits into operand indices. */
+void ir_view_order(const ir_view *v, int *order);
 
 /* ----------------------------------------------------- the kernel graph */
 
@@ -484,6 +496,8 @@ typedef struct ir_kernel {
     int64_t work;         /* multiply-adds or element operations per pass, whole kernel */
     int64_t cycles;       /* estimated cycles per pass of its busiest PE */
     int32_t colors;       /* colours it needs inside its rectangle */
+    int32_t relay_max;    /* most lanes a relay group of its output may hold (tile.c: what its
+                             SRAM allows); 0: the nets' own limit */
     const int32_t *chunk; /* gemv and output kernels, per row: the slice of the streamed
                              input that row takes (NULL: row r takes slice r); chosen
                              after placement so the streams' routes need not cross */
@@ -521,8 +535,26 @@ typedef enum ir_lane_kind {
 
 typedef struct ir_keep {
     int64_t c0, c1;       /* columns kept */
-    int64_t rmod, r0, r1; /* rows kept: row % rmod in [r0, r1); rmod 0: every row */
+    int64_t rmod, r0, r1; /* rows kept: (row - rlo) % rmod in [r0, r1); rmod 0: every row */
+    int64_t rlo, rhi;     /* and only rows in [rlo, rhi); rhi 0: no range */
 } ir_keep;
+
+/* Whether row t of an operand is kept. */
+static inline bool ir_keeps_row(const ir_keep *k, int64_t t) {
+    if (k->rhi && (t < k->rlo || t >= k->rhi)) return false;
+    return !k->rmod || ((t - k->rlo) % k->rmod >= k->r0 && (t - k->rlo) % k->rmod < k->r1);
+}
+
+/* A batched attention-style matmul (both operands batched alike) splits its
+ * batches over the rectangle's rows, each row computing whole dot products
+ * for its batches (ir/lanes.c): *nb gets the batches. Otherwise its rows
+ * split the contraction. */
+bool ir_matmul_by_batch(const ir_graph *g, const ir_kernel *k, int64_t *nb);
+/* Whether mapping attention by heads changes anything in g: a transpose
+ * that would be a view, or a matmul that would split by batches. */
+bool ir_graph_has_heads(const ir_graph *g);
+/* The batches [*b0, *b1) of row r of such a kernel. */
+void ir_batch_range(int64_t nb, int32_t h, int32_t r, int64_t *b0, int64_t *b1);
 
 /* The lanes of kernel k for its operand r (a value it reads). */
 int32_t ir_in_lanes(const ir_graph *g, const ir_kernel *k, ir_ref r, ir_lane_kind *kind);

@@ -1,4 +1,5 @@
-/* view.c - reshapes and slices of streamed values as addressing: an operand
+/* view.c - reshapes, slices and row permutations of streamed values as
+ * addressing: an operand
  * that is a view of a kernel's value is an affine map from the operand's
  * indices to the value's elements (docs/execution.md), which the nets, the
  * SRAM images and the PE programs all use to find which element is which. */
@@ -15,8 +16,53 @@ bool ir_is_resident(const ir_graph *g, ir_ref r) {
     return true;
 }
 
+/* A row permutation of a reshape or slice that is not reshaped itself. */
+static bool permuting_view(const ir_graph *g, ir_ref r) {
+    const ir_node *n = &g->nodes[r];
+    if (n->op != IR_TRANSPOSE || n->shape.rank < 2 ||
+        n->a.perm[n->shape.rank - 1] != n->shape.rank - 1)
+        return false;
+    ir_op in = g->nodes[n->in[0]].op;
+    if (in != IR_RESHAPE && in != IR_SLICE) return false;
+    /* a reshape may merge axes the permutation separated, which no strides
+     * express: then the transpose moves data */
+    for (int32_t i = r + 1; i < g->nnodes; i++) {
+        const ir_node *u = &g->nodes[i];
+        if (u->op == IR_RESHAPE && u->in[0] == r) return false;
+    }
+    return true;
+}
+
+bool ir_is_view(const ir_graph *g, ir_ref r) {
+    ir_op op = g->nodes[r].op;
+    return op == IR_RESHAPE || op == IR_SLICE || (g->by_heads && permuting_view(g, r));
+}
+
+/* Matrices in a value of rank >= 2: the product of its leading axes. */
+static int64_t batches(const ir_node *n) {
+    int64_t b = 1;
+    for (int i = 0; i < n->shape.rank - 2; i++)
+        b *= n->shape.d[i];
+    return b;
+}
+
+bool ir_graph_has_heads(const ir_graph *g) {
+    for (int32_t i = 0; i < g->nnodes; i++) {
+        const ir_node *n = &g->nodes[i];
+        if (n->op == IR_TRANSPOSE && permuting_view(g, i)) return true;
+        if (n->op == IR_MATMUL && !n->a.ta && n->shape.rank >= 3) {
+            int64_t nb = batches(n);
+            const ir_node *x = &g->nodes[n->in[0]], *y = &g->nodes[n->in[1]];
+            if (nb > 1 && x->shape.rank >= 2 && y->shape.rank >= 2 && batches(x) == nb &&
+                batches(y) == nb)
+                return true;
+        }
+    }
+    return false;
+}
+
 ir_ref ir_view_base(const ir_graph *g, ir_ref r) {
-    while (g->nodes[r].op == IR_RESHAPE || g->nodes[r].op == IR_SLICE)
+    while (ir_is_view(g, r))
         r = g->nodes[r].in[0];
     return r;
 }
@@ -67,7 +113,7 @@ static bool reshape(ir_view *v, const ir_shape *s) {
 
 bool ir_view_of(const ir_graph *g, ir_ref r, ir_view *v) {
     const ir_node *n = &g->nodes[r];
-    if (n->op != IR_RESHAPE && n->op != IR_SLICE) {
+    if (!ir_is_view(g, r)) {
         memset(v, 0, sizeof *v);
         v->rank = n->shape.rank ? n->shape.rank : 1;
         int64_t st = 1;
@@ -81,6 +127,12 @@ bool ir_view_of(const ir_graph *g, ir_ref r, ir_view *v) {
     }
     if (!ir_view_of(g, n->in[0], v)) return false;
     if (n->op == IR_RESHAPE) return reshape(v, &n->shape);
+    if (n->op == IR_TRANSPOSE) {
+        ir_view t = *v;
+        for (int i = 0; i < n->shape.rank; i++)
+            v->dim[i] = t.dim[n->a.perm[i]], v->stride[i] = t.stride[n->a.perm[i]];
+        return true;
+    }
     int a = (int)n->a.axis;
     v->base += n->a.start * v->stride[a];
     v->dim[a] = n->a.end - n->a.start;
@@ -97,14 +149,31 @@ int64_t ir_view_apply(const ir_view *v, int64_t g) {
     return f;
 }
 
+void ir_view_order(const ir_view *v, int *order) {
+    for (int i = 0; i < v->rank; i++) {
+        int j = i;
+        for (; j > 0 && v->stride[order[j - 1]] < v->stride[i]; j--)
+            order[j] = order[j - 1];
+        order[j] = i;
+    }
+}
+
 int64_t ir_view_inverse(const ir_view *v, int64_t f) {
     if (f < v->base) return -1;
-    int64_t rem = f - v->base, idx = 0;
-    for (int i = 0; i < v->rank; i++) {
-        int64_t s = v->stride[i], k = s ? rem / s : 0;
-        if (k >= v->dim[i]) return -1;
-        rem -= k * s;
-        idx = idx * v->dim[i] + k;
+    /* the producer's element splits into the operand's indices from the
+     * largest stride down, whatever order the operand's axes are in */
+    int order[IR_MAX_RANK];
+    ir_view_order(v, order);
+    int64_t rem = f - v->base, k[IR_MAX_RANK];
+    for (int j = 0; j < v->rank; j++) {
+        int i = order[j];
+        int64_t s = v->stride[i];
+        k[i] = s ? rem / s : 0;
+        if (k[i] >= v->dim[i]) return -1;
+        rem -= k[i] * s;
     }
+    int64_t idx = 0;
+    for (int i = 0; i < v->rank; i++)
+        idx = idx * v->dim[i] + k[i];
     return rem ? -1 : idx;
 }

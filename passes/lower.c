@@ -23,10 +23,6 @@ typedef struct lowering {
     int32_t *uses;     /* per node: users, counting graph outputs */
 } lowering;
 
-static bool is_view(ir_op op) {
-    return op == IR_RESHAPE || op == IR_SLICE;
-}
-
 /* Fast programs exist for f32 elementwise ops of this list (the fused-op
  * generator of codegen/cg.c); everything else runs in a generic kernel. */
 static bool fast_op(ir_op op) {
@@ -233,7 +229,14 @@ bool pass_lower(const ir_graph *g, ir_kgraph *kg, ir_diag *d) {
             L.cls[i] = V_RESIDENT;
             continue;
         }
-        if (is_view(x->op)) {
+        if (ir_is_view(g, i)) {
+            ir_view v; /* lowering goes on after an error, but returns false */
+            if (!ir_view_of(g, i, &v)) {
+                ir_error(d, x->loc,
+                         "this %s of a streamed value has no addressing on the wafer (it merges "
+                         "axes that a slice or transpose before it separated); wsc cannot map it",
+                         ir_ops[x->op].name);
+            }
             L.cls[i] = V_STREAM;
             L.kernel[i] = L.kernel[x->in[0]];
             continue;

@@ -29,6 +29,7 @@ typedef struct shape {
     int64_t whole;    /* elements every PE holds whole (moves that reorder columns, generic) */
     int64_t epilogue_streams; /* streamed operands of its fused ops (map: of its ops) */
     int64_t table;            /* gather: the table's rows */
+    int64_t batches;          /* matmul split by batches over its rows: how many; else 0 */
 } shape;
 
 static int64_t cdiv(int64_t a, int64_t b) {
@@ -89,6 +90,7 @@ static shape kernel_shape(const ir_graph *g, const ir_kernel *k, const ir_target
         s.k = x->a.ta ? a->shape.d[a->shape.rank - 2] : last(a);
         s.held = elems(b);
         s.maxh = max64(1, elems(b) / max64(1, s.n));
+        if (ir_matmul_by_batch(g, k, &s.batches)) s.maxh = s.batches;
         s.work = s.rows * s.k * s.n;
         break;
     }
@@ -173,7 +175,9 @@ static void evaluate(const shape *s, const ir_kernel *k, int64_t w, int64_t h, i
     int64_t slice_n = cdiv(s->n, lanes);
     int64_t slice_k = cdiv(s->k, h);
     int64_t rows = s->rows;
-    *program = 1024 + 256 * k->nnodes + (int64_t)sizeof(wse_params);
+    /* the program, its parameter block, and the 16-byte alignment of each
+     * block codegen/image.c lays out (sources, buffers, counters: 16 at most) */
+    *program = 1024 + 256 * k->nnodes + (int64_t)sizeof(wse_params) + 16 * 16;
     *data = cdiv(s->held, w * h) * s->esize + cdiv(s->lanes, w) * 4 + s->whole * 4;
     /* match_lanes keeps relays away (a relaying lane would buffer more) */
     int64_t relay = 0;
@@ -187,8 +191,13 @@ static void evaluate(const shape *s, const ir_kernel *k, int64_t w, int64_t h, i
         *cycles = rows * (slice_k * slice_n + slice_n * (1 + s->epilogue));
         break;
     case IR_KK_MATMUL:
-        /* the left operand's slice of every row, the right one's block in data */
-        *buffers = rows * (slice_k + 1) * 4 + (h > 1 ? rows * (slice_n + 1) * 4 : 0);
+        /* the left operand's slice of every row (split by batches: its
+         * batches' rows whole), the right one's block in data */
+        if (s->batches)
+            *buffers = cdiv(s->batches, h) * (rows / s->batches) * (s->k + 1) * 4;
+        else
+            *buffers = rows * (slice_k + 1) * 4;
+        *buffers += h > 1 ? rows * (slice_n + 1) * 4 : 0;
         *cycles = cdiv(s->work, w * h) + rows * slice_n * (1 + s->epilogue);
         break;
     case IR_KK_ROW:
@@ -494,20 +503,34 @@ bool pass_tile(const ir_graph *g, ir_kgraph *kg, const ir_target *t, ir_diag *d)
     bool again = false;
     for (int32_t i = 0; i < n; i++) {
         ir_kernel *a = &kg->k[i];
-        int64_t qmin = INT64_MAX;
+        int64_t qmin = INT64_MAX, nb;
+        bool whole = false; /* a consumer lane needs every lane (a batch-split matmul) */
         for (int32_t s = 0; s < kg->ns; s++)
             if (kg->s[s].src == i) {
                 const ir_kernel *b = &kg->k[kg->s[s].dst];
                 qmin = min64(qmin, min64(b->w, b->h) > 0 ? max64(b->w, b->h) : 1);
+                whole |= ir_matmul_by_batch(g, b, &nb);
             }
         if (qmin == INT64_MAX) continue;
-        int64_t p = out_lanes(a), need = cdiv(p, qmin) + 1;
+        int64_t p = out_lanes(a), need = whole ? p + 1 : cdiv(p, qmin) + 1;
         int64_t r = need <= 3 ? 1 : min64(4, cdiv(need, 3));
-        int64_t relay = (r - 1) * cdiv(sh[i].n, p) * sh[i].rows * 4;
-        if (relay && a->sram_data + a->sram_buffers + a->sram_program + relay > t->sram_bytes)
+        int64_t per = cdiv(sh[i].n, p) * sh[i].rows * 4,
+                used = a->sram_data + a->sram_buffers + a->sram_program;
+        /* nets.c groups lanes by what consumers need, which this estimate
+         * only approaches: it never makes a group larger than the SRAM left */
+        int64_t most = 4;
+        while (most > 1 && used + (most - 1) * per > t->sram_bytes)
+            most--;
+        a->relay_max = (int32_t)most;
+        if (whole) {
+            /* no consumer can widen to need fewer lanes */
+            r = min64(r, most);
+            a->sram_buffers += (r - 1) * per;
+        } else if (r > 1 && used + (r - 1) * per > t->sram_bytes) {
             tight[i] = 1, again = true;
-        else
-            a->sram_buffers += relay;
+        } else {
+            a->sram_buffers += (r - 1) * per;
+        }
     }
     if (again) match_lanes(g, kg, sh, t, tight);
     free(tight);

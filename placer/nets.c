@@ -200,8 +200,10 @@ static void lane_needs(const ir_graph *g, const ir_kernel *a, int32_t p, const i
         ir_keep kp = ir_lane_keep(g, b, r, j);
         memset(mark, 0, (size_t)p);
         /* an identical layout keeping every row needs one row; else every row */
-        for (int64_t t = 0; t < (identity && !kp.rmod ? 1 : rows); t++) {
-            if (kp.rmod && (t % kp.rmod < kp.r0 || t % kp.rmod >= kp.r1)) continue;
+        int64_t t0 = kp.rhi ? kp.rlo : 0, t1 = kp.rhi ? kp.rhi : rows;
+        if (identity && !kp.rmod) t1 = t0 + 1;
+        for (int64_t t = t0; t < t1; t++) {
+            if (!ir_keeps_row(&kp, t)) continue;
             for (int64_t c = kp.c0; c < kp.c1; c++) {
                 int64_t e = t * ncol + c, f = ir_view_apply(&v, e);
                 if (ir_view_inverse(&v, f) != e)
@@ -416,6 +418,7 @@ int32_t pl_build_nets(const ir_graph *g, const ir_kgraph *kg, double *period, pl
          * (passes/tile.c budgets 3) */
         int32_t r = maxneed <= 3 ? 1 : (int32_t)((maxneed + 2) / 3);
         if (r > 4) r = 4;
+        if (a->relay_max > 0 && r > a->relay_max) r = a->relay_max;
         int32_t ngroups = (p + r - 1) / r;
         int64_t pos = 0;
         for (int32_t gi = 0; gi < ngroups; gi++) {

@@ -290,9 +290,11 @@ bool rt_check_params(const uint8_t *sram, uint32_t len, uint64_t sram_bytes, uin
         uint64_t width = (uint64_t)x->c1 - x->c0;
         if (!x->ncol || x->c0 > x->c1 || x->c1 > x->ncol || !check_view(&x->view))
             NO("a source's columns or view are out of range");
-        if (x->rmod ? (x->r0 > x->r1 || x->r1 > x->rmod ||
-                       (uint64_t)x->rows / x->rmod * (x->r1 - x->r0) != x->krows)
-                    : x->krows != x->rows)
+        uint64_t span = x->rhi ? (uint64_t)x->rhi - x->rlo : x->rows;
+        if ((x->rhi && (x->rlo >= x->rhi || x->rhi > x->rows)) ||
+            (x->rmod ? (x->r0 > x->r1 || x->r1 > x->rmod || span % x->rmod ||
+                        span / x->rmod * (x->r1 - x->r0) != x->krows)
+                     : x->krows != span))
             NO("a source's kept rows are inconsistent");
         if (!fits(x->off_buf, (uint64_t)x->krows * width * 4, S) ||
             !fits(x->off_cnt, (uint64_t)x->krows * 4, S))
@@ -333,9 +335,12 @@ bool rt_check_params(const uint8_t *sram, uint32_t len, uint64_t sram_bytes, uin
             NO("its matmul description is incomplete");
         const wse_source *b = &P.src[P.src_b];
         uint64_t bw = (uint64_t)b->c1 - b->c0;
-        if ((P.tb ? bw < P.k || b->r1 - b->r0 < n : bw < n || b->r1 - b->r0 < P.k) ||
-            (uint64_t)P.kb * P.bat_b > b->krows || P.kb < (P.tb ? n : P.k) ||
-            P.src[P.src_x].c1 - P.src[P.src_x].c0 != P.k)
+        /* split by batches, the PE holds its batches [b0, b1) only */
+        uint64_t nb = P.b1 ? (uint64_t)P.b1 - P.b0 : P.bat_b;
+        if (P.b1 && (P.b0 >= P.b1 || P.b1 > P.bat_b || P.bat_a != P.bat_b))
+            NO("its matmul's batch range is out of range");
+        if ((P.tb ? bw < P.k : bw < n) || (uint64_t)P.kb * nb > b->krows ||
+            P.kb < (P.tb ? n : P.k) || P.src[P.src_x].c1 - P.src[P.src_x].c0 != P.k)
             NO("its matmul blocks do not match its sources");
     }
     if (kind == WSE_KIND_GATHER && (!P.m || P.src_x == WSE_NONE))

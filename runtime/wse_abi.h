@@ -15,7 +15,7 @@
 /* Bumped whenever a struct below changes. Programs do not check it (it
  * would cost every task a load); the runtime refuses blocks of another
  * version when it builds SRAM images. */
-#define WSE_ABI_VERSION 2
+#define WSE_ABI_VERSION 3
 
 typedef struct wse_pe wse_pe; /* the PE running the task (opaque) */
 
@@ -80,32 +80,35 @@ typedef struct wse_head {
 } wse_head;
 
 /* Which element of a source (a buffered operand) a producer element is: the
- * operand is a view (reshape, slice) of the producer's value, operand
- * element g = (i_0, ..., i_{rank-1}) being producer element
- * base + sum i_r * stride[r]. Strides nest (row-major order is kept), so
- * the inverse is a greedy division; the compiler checks it on every
- * element it routes. */
+ * operand is a view (reshape, slice, row permutation) of the producer's
+ * value, operand element sum i_r * ostride[r] being producer element
+ * base + sum i_r * stride[r]. The axes come by decreasing stride and the
+ * strides nest, so the inverse is a greedy division; the compiler checks it
+ * on every element it routes. */
 typedef struct wse_view {
-    uint32_t rank;                 /* axes, 1..WSE_MAX_RANK */
-    uint32_t base;                 /* producer element of operand element 0 */
-    uint32_t dim[WSE_MAX_RANK];    /* operand extents, outermost first */
-    uint32_t stride[WSE_MAX_RANK]; /* producer elements per step along each axis (0 if dim 1) */
+    uint32_t rank;                  /* axes, 1..WSE_MAX_RANK */
+    uint32_t base;                  /* producer element of operand element 0 */
+    uint32_t dim[WSE_MAX_RANK];     /* extents, axes by decreasing stride */
+    uint32_t stride[WSE_MAX_RANK];  /* producer elements per step along each axis (0 if dim 1) */
+    uint32_t ostride[WSE_MAX_RANK]; /* operand elements per step along each axis */
 } wse_view;
 
 /* A buffered operand: the PE keeps columns [c0, c1) of the rows it keeps
- * (every row, or those with row % rmod in [r0, r1)) for the whole pass, and
+ * (every row, or those in [rlo, rhi) when rhi > 0; of those, the ones with
+ * (row - rlo) % rmod in [r0, r1) when rmod > 0) for the whole pass, and
  * counts what has arrived per kept row. Kept row i of a filtered source is
- * operand row (i / (r1 - r0)) * rmod + r0 + i % (r1 - r0). */
+ * operand row rlo + (i / (r1 - r0)) * rmod + r0 + i % (r1 - r0). */
 typedef struct wse_source {
-    uint32_t rows;    /* operand rows: elements / ncol */
-    uint32_t ncol;    /* operand row length */
-    uint32_t c0, c1;  /* columns kept */
-    uint32_t off_buf; /* krows x (c1 - c0) words */
-    uint32_t off_cnt; /* krows u32: elements of each kept row received */
-    uint32_t krows;   /* rows kept */
-    uint32_t rmod;    /* 0: every row; else the row filter's period */
-    uint32_t r0, r1;  /* rows kept in each period */
-    wse_view view;    /* from producer elements to operand elements */
+    uint32_t rows;     /* operand rows: elements / ncol */
+    uint32_t ncol;     /* operand row length */
+    uint32_t c0, c1;   /* columns kept */
+    uint32_t off_buf;  /* krows x (c1 - c0) words */
+    uint32_t off_cnt;  /* krows u32: elements of each kept row received */
+    uint32_t krows;    /* rows kept */
+    uint32_t rmod;     /* 0: every row; else the row filter's period */
+    uint32_t r0, r1;   /* rows kept in each period */
+    uint32_t rlo, rhi; /* the range of rows kept; rhi 0: every row */
+    wse_view view;     /* from producer elements to operand elements */
 } wse_source;
 
 /* An incoming net, bound to the data task of the same index. Every row of
@@ -238,6 +241,7 @@ typedef struct wse_params {
     uint32_t tb;                      /* matmul: the right operand is transposed */
     uint32_t bat_a, bat_b;            /* matmul: batches of each operand (1: broadcast) */
     uint32_t kb;                      /* matmul: kept rows of the right operand per batch */
+    uint32_t b0, b1;                  /* matmul split by batches: this PE's [b0, b1); b1 0: not */
     uint32_t v0;                      /* gather: first table row held */
     uint32_t mv_op;                   /* move: 0 transpose, 1 concat */
     uint32_t mv_rank;                 /* move: axes of the output */

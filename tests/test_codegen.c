@@ -273,7 +273,7 @@ enum {
 
 static void identity_view(wse_view *v, uint32_t n) {
     memset(v, 0, sizeof *v);
-    v->rank = 1, v->dim[0] = n, v->stride[0] = 1;
+    v->rank = 1, v->dim[0] = n, v->stride[0] = 1, v->ostride[0] = 1;
 }
 
 /* A parameter block with nothing bound. */

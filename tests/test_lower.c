@@ -158,6 +158,52 @@ static void test_resident_view_operand(void **state) {
     ir_diag_free(d);
 }
 
+/* Attention mapped by heads: the heads views of q, k and v are addressing,
+ * not move kernels (only the view back, which a reshape merges, moves
+ * data), and the batched matmuls split their heads over their rows; mapped
+ * as written, every transpose is a move kernel. */
+static void test_attention_by_heads(void **state) {
+    (void)state;
+    ir_diag *d = ir_diag_new(NULL);
+    ir_target t = test_target(32, 32);
+    for (int by = 0; by <= 1; by++) {
+        ir_graph *g = test_load("tests/golden/dump/attention.wsm", d);
+        assert_true(ir_graph_has_heads(g));
+        g->by_heads = by;
+        ir_kgraph kg;
+        assert_true(pass_lower(g, &kg, d));
+        if (!pass_tile(g, &kg, &t, d)) fail_msg("%s", ir_diag_text(d));
+        check_kernels(g, &kg, &t);
+        int moves = 0, matmuls = 0;
+        for (int32_t i = 0; i < kg.nk; i++) {
+            const ir_kernel *k = &kg.k[i];
+            int64_t nb = 0;
+            moves += k->kind == IR_KK_MOVE;
+            if (k->kind != IR_KK_MATMUL) continue;
+            matmuls++;
+            assert_int_equal(ir_matmul_by_batch(g, k, &nb), by);
+            if (by) {
+                assert_int_equal(nb, 2);
+                assert_true(k->h <= 2);
+                /* row r keeps its heads' rows of both operands, every column */
+                const ir_node *n0 = &g->nodes[k->nodes[0]];
+                for (int o = 0; o < 2; o++) {
+                    ir_keep kp = ir_lane_keep(g, k, n0->in[o], k->h - 1);
+                    const ir_node *x = &g->nodes[n0->in[o]];
+                    assert_int_equal(kp.c0, 0);
+                    assert_int_equal(kp.c1, x->shape.d[2]);
+                    assert_int_equal(kp.rhi, x->shape.d[0] * x->shape.d[1]);
+                }
+            }
+        }
+        assert_int_equal(matmuls, 2);
+        assert_int_equal(moves, by ? 1 : 4);
+        ir_kgraph_free(&kg);
+        ir_graph_free(g);
+    }
+    ir_diag_free(d);
+}
+
 static void test_lane_shapes(void **state) {
     ir_diag *d = ir_diag_new(NULL);
     ir_target t = test_target(762, 1172);
@@ -198,9 +244,13 @@ static void test_lane_shapes(void **state) {
 
 int main(void) {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_examples),    cmocka_unit_test(test_fusion),
-        cmocka_unit_test(test_refusal),     cmocka_unit_test(test_balance),
-        cmocka_unit_test(test_lane_shapes), cmocka_unit_test(test_resident_view_operand),
+        cmocka_unit_test(test_examples),
+        cmocka_unit_test(test_fusion),
+        cmocka_unit_test(test_refusal),
+        cmocka_unit_test(test_balance),
+        cmocka_unit_test(test_lane_shapes),
+        cmocka_unit_test(test_resident_view_operand),
+        cmocka_unit_test(test_attention_by_heads),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

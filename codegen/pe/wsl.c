@@ -44,7 +44,7 @@ static int view_map(const wse_view *v, uint32_t f, uint32_t *g) {
         uint32_t s = v->stride[r], i = s ? rem / s : 0;
         if (i >= v->dim[r]) return 0;
         rem -= i * s;
-        idx = idx * v->dim[r] + i;
+        idx += i * v->ostride[r];
     }
     if (rem) return 0;
     *g = idx;
@@ -70,6 +70,10 @@ static void offer(uint8_t *sram, P *p, uint32_t s, uint32_t f, uint32_t payload)
     if (!view_map(&S->view, f, &g)) return;
     uint32_t r = g / S->ncol, c = g % S->ncol;
     if (c < S->c0 || c >= S->c1 || r >= S->rows) return;
+    if (S->rhi) {
+        if (r < S->rlo || r >= S->rhi) return;
+        r -= S->rlo;
+    }
     if (S->rmod) {
         uint32_t m = r % S->rmod;
         if (m < S->r0 || m >= S->r1) return;
@@ -169,10 +173,21 @@ static int gemv_local(wse_pe *pe, uint8_t *sram, P *p, uint32_t t, float *v) {
 }
 
 /* Output row t = (batch b, row i): A's row (k columns kept) times the block
- * of B this PE keeps for batch b. */
+ * of B this PE keeps for batch b (zeros for a batch another row computes,
+ * when the rows split batches). */
 static int matmul_local(wse_pe *pe, uint8_t *sram, P *p, uint32_t t, float *v) {
     uint32_t b = t / p->m, i = t % p->m;
     uint32_t ta = p->bat_a == 1 ? i : t, bb = p->bat_b == 1 ? 0 : b;
+    if (p->b1) {
+        /* split by batches: another row's batch passes through as zeros;
+         * this row's operands hold its batches from b0 on */
+        if (b < p->b0 || b >= p->b1) {
+            for (uint32_t j = 0; j < p->n; j++)
+                v[j] = 0.0f;
+            return 1;
+        }
+        ta -= p->b0 * p->m, bb -= p->b0;
+    }
     if (!have(p, p->src_x, ta)) return 0;
     if (p->kb && !have(p, p->src_b, (bb + 1) * p->kb - 1)) return 0;
     const float *a = p->k ? row_of(sram, p, p->src_x, ta) : v;
