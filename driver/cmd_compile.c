@@ -72,7 +72,6 @@ typedef struct mapping {
     int32_t nnets;    /* count */
     pl_routing pr;    /* their routes */
     double period;    /* the pipeline period, cycles */
-    bool tiled;       /* lowering and tiling succeeded (else the model was refused) */
 } mapping;
 
 static void mapping_free(mapping *m) {
@@ -92,7 +91,6 @@ static bool map_model(const drv_args *a, const ir_graph *g, mapping *m, ir_diag 
     memset(m, 0, sizeof *m);
     m->arena = ir_arena_new();
     if (!pass_lower(g, &m->kg, d) || !pass_tile(g, &m->kg, t, d)) return false;
-    m->tiled = true;
     m->period = 1;
     for (int32_t i = 0; i < m->kg.nk; i++)
         m->period = (double)m->kg.k[i].cycles > m->period ? (double)m->kg.k[i].cycles : m->period;
@@ -125,50 +123,37 @@ int drv_compile(const drv_args *a, ir_diag *d) {
      * fit or route, the batched one the model spells out. Without heads in
      * the model both are the same, and it is tried once. */
     mapping mp;
-    g->by_heads = true;
-    bool ok;
-    if (ir_graph_has_heads(g)) {
-        ir_diag *quiet = ir_diag_new(NULL);
-        ok = map_model(a, g, &mp, quiet);
+    g->by_heads = ir_graph_has_heads(g);
+    ir_diag *quiet = g->by_heads ? ir_diag_new(NULL) : NULL;
+    bool ok = map_model(a, g, &mp, quiet ? quiet : d);
+    if (quiet) {
         ir_diag_free(quiet);
         if (!ok) {
             mapping_free(&mp);
             g->by_heads = false;
             ok = map_model(a, g, &mp, d);
         }
-    } else {
-        ok = map_model(a, g, &mp, d);
     }
-    if (!mp.tiled) {
-        mapping_free(&mp);
-        ir_graph_free(g);
-        return IR_EXIT_INPUT;
-    }
-    ir_kgraph kg = mp.kg;
-    double period = mp.period;
-    pl_placement pl = mp.pl;
-    pl_net *nets = mp.nets;
-    pl_netinfo *info = mp.info;
-    int32_t nnets = mp.nnets;
-    pl_routing pr = mp.pr;
+    const ir_kgraph *kg = &mp.kg;
     if (ok && a->emit && strcmp(a->emit, "kernels") == 0) {
-        pass_print_kernels(g, &kg, stdout);
+        pass_print_kernels(g, kg, stdout);
         printf("period %.0f cycles; placement cost %.6g, lower bound %.6g; nets %d, link load max "
                "%.3g, colours max %d\n",
-               period, pl.cost, pl.lower_bound, nnets, pr.max_link_load, pr.max_colors);
+               mp.period, mp.pl.cost, mp.pl.lower_bound, mp.nnets, mp.pr.max_link_load,
+               mp.pr.max_colors);
     }
     /* PE programs (codegen/): printed for --emit llvm, stored in 'PROG'. */
     bool want_llvm = a->emit && strcmp(a->emit, "llvm") == 0;
     cg_programs progs = {0};
     if (ok && (want_llvm || a->outdir)) {
-        ok = cg_generate(g, &kg, t, &progs, d);
+        ok = cg_generate(g, kg, t, &progs, d);
         if (ok && progs.nunsupported) {
             ir_warning(d, IR_NOLOC,
                        "%d of %d kernels have no PE program yet (their program traps when run)",
-                       progs.nunsupported, kg.nk);
+                       progs.nunsupported, kg->nk);
             for (int32_t i = 0; i < progs.nunsupported && i < 8; i++) {
                 int32_t k = progs.unsupported[i];
-                ir_note(d, IR_NOLOC, "kernel '%s': %s", kg.k[k].name,
+                ir_note(d, IR_NOLOC, "kernel '%s': %s", kg->k[k].name,
                         progs.p[progs.prog_of[k]].why);
             }
             if (progs.nunsupported > 8)
@@ -180,14 +165,14 @@ int drv_compile(const drv_args *a, ir_diag *d) {
     rt_routes routes = {0};
     rt_images images = {0};
     if (ok && a->outdir) {
-        to_routes(nets, info, &pr, period, &routes);
-        ok = cg_build_images(g, &kg, t, &progs, &routes, &images, d);
+        to_routes(mp.nets, mp.info, &mp.pr, mp.period, &routes);
+        ok = cg_build_images(g, kg, t, &progs, &routes, &images, d);
     }
     if (ok && a->outdir) {
         rt_buf gb = {0}, tb = {0}, kb = {0}, rb = {0}, pb = {0}, sb = {0}, ib = {0};
         rt_encode_graph(g, &gb);
         rt_encode_target(t, &tb);
-        rt_encode_kgraph(&kg, &kb);
+        rt_encode_kgraph(kg, &kb);
         rt_encode_routes(&routes, &rb);
         rt_encode_images(&images, &sb, &ib);
         rt_writer *w = rt_writer_new();

@@ -441,6 +441,8 @@ typedef struct ir_view {
  * attention's heads view of a projection. Other transposes move data
  * (kernels of kind move). */
 bool ir_is_view(const ir_graph *g, ir_ref r);
+/* Whether node r is such a row permutation, whatever the mapping. */
+bool ir_permutes_rows(const ir_graph *g, ir_ref r);
 /* The value under r's views. */
 ir_ref ir_view_base(const ir_graph *g, ir_ref r);
 /* Whether r is resident: a weight or computed from weights alone (no input

@@ -22,14 +22,25 @@ static int64_t batches(const ir_node *n) {
  * contraction, every row needs a slice of every head, so each row's nets
  * come from every head's lanes of the producer and cross one another
  * (docs/router.md); split by batches, a row needs only its heads' lanes. */
-bool ir_matmul_by_batch(const ir_graph *g, const ir_kernel *k, int64_t *nb) {
-    if (!g->by_heads || k->kind != IR_KK_MATMUL) return false;
-    const ir_node *n0 = &g->nodes[k->nodes[0]];
+/* Whether matmul n0 multiplies batches of matrices alike in both operands. */
+static bool batched(const ir_graph *g, const ir_node *n0, int64_t *nb) {
+    if (n0->op != IR_MATMUL || n0->a.ta) return false;
     const ir_node *a = &g->nodes[n0->in[0]], *b = &g->nodes[n0->in[1]];
     int64_t n = batches(n0);
-    if (n < 2 || n0->a.ta || batches(a) != n || batches(b) != n) return false;
+    if (n < 2 || batches(a) != n || batches(b) != n) return false;
     *nb = n;
     return true;
+}
+
+bool ir_matmul_by_batch(const ir_graph *g, const ir_kernel *k, int64_t *nb) {
+    return g->by_heads && k->kind == IR_KK_MATMUL && batched(g, &g->nodes[k->nodes[0]], nb);
+}
+
+bool ir_graph_has_heads(const ir_graph *g) {
+    int64_t nb;
+    for (int32_t i = 0; i < g->nnodes; i++)
+        if (ir_permutes_rows(g, i) || batched(g, &g->nodes[i], &nb)) return true;
+    return false;
 }
 
 void ir_batch_range(int64_t nb, int32_t h, int32_t r, int64_t *b0, int64_t *b1) {

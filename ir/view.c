@@ -16,8 +16,7 @@ bool ir_is_resident(const ir_graph *g, ir_ref r) {
     return true;
 }
 
-/* A row permutation of a reshape or slice that is not reshaped itself. */
-static bool permuting_view(const ir_graph *g, ir_ref r) {
+bool ir_permutes_rows(const ir_graph *g, ir_ref r) {
     const ir_node *n = &g->nodes[r];
     if (n->op != IR_TRANSPOSE || n->shape.rank < 2 ||
         n->a.perm[n->shape.rank - 1] != n->shape.rank - 1)
@@ -35,30 +34,7 @@ static bool permuting_view(const ir_graph *g, ir_ref r) {
 
 bool ir_is_view(const ir_graph *g, ir_ref r) {
     ir_op op = g->nodes[r].op;
-    return op == IR_RESHAPE || op == IR_SLICE || (g->by_heads && permuting_view(g, r));
-}
-
-/* Matrices in a value of rank >= 2: the product of its leading axes. */
-static int64_t batches(const ir_node *n) {
-    int64_t b = 1;
-    for (int i = 0; i < n->shape.rank - 2; i++)
-        b *= n->shape.d[i];
-    return b;
-}
-
-bool ir_graph_has_heads(const ir_graph *g) {
-    for (int32_t i = 0; i < g->nnodes; i++) {
-        const ir_node *n = &g->nodes[i];
-        if (n->op == IR_TRANSPOSE && permuting_view(g, i)) return true;
-        if (n->op == IR_MATMUL && !n->a.ta && n->shape.rank >= 3) {
-            int64_t nb = batches(n);
-            const ir_node *x = &g->nodes[n->in[0]], *y = &g->nodes[n->in[1]];
-            if (nb > 1 && x->shape.rank >= 2 && y->shape.rank >= 2 && batches(x) == nb &&
-                batches(y) == nb)
-                return true;
-        }
-    }
-    return false;
+    return op == IR_RESHAPE || op == IR_SLICE || (g->by_heads && ir_permutes_rows(g, r));
 }
 
 ir_ref ir_view_base(const ir_graph *g, ir_ref r) {

@@ -763,10 +763,6 @@ static int64_t tabu_colors(router *r, const cgraph *g) {
     return best;
 }
 
-/* Colours the nets, which are routed legally apart from colours: first fit
- * the first time, then tabu search on the conflict graph. True when no two
- * nets sharing a router share a colour. Otherwise the nets keep the best
- * colouring found and the colour-aware rounds start (or go on). */
 /* Whether net i's tree (not committed) is legal on its colour: every router
  * free in that colour and below `colors` nets, every link within capacity. */
 static bool tree_free(const router *r, int32_t i) {
@@ -789,54 +785,6 @@ static bool net_clashes(const router *r, int32_t i) {
     return false;
 }
 
-/* Reroutes committed net i on another colour (`only` if >= 0; never
- * `avoid`), through routers and links where that colour and capacity are
- * free (anything else forbidden), on the first colour where such a tree exists; or leaves
- * it as it was. Returns whether it moved. */
-static bool move_net(router *r, int32_t i, int32_t only, int32_t avoid, thop **keep, thop **best,
-                     int32_t *cap) {
-    rnet *n = &r->rn[i];
-    const pl_net *pn = &r->nets[i];
-    commit(r, i, -1);
-    int32_t old = n->color, nold = n->nhops, nbest = 0, cbest = -1, margin = n->margin;
-    if (nold > *cap) {
-        *cap = nold * 2 + 64;
-        *keep = ir_xrealloc(*keep, sizeof **keep * (size_t)*cap);
-    }
-    memcpy(*keep, n->hops, sizeof **keep * (size_t)nold);
-    r->hard = true;
-    n->margin = margin > REPAIR_MARGIN ? margin : REPAIR_MARGIN;
-    for (int32_t c = only >= 0 ? only : 0; c < (only >= 0 ? only + 1 : r->colors); c++) {
-        if (c == old || c == avoid) continue;
-        bool ends = !r->occ_c[((size_t)pn->sy * r->w + pn->sx) * r->colors + c];
-        for (int32_t k = 0; k < pn->nsinks && ends; k++)
-            ends = !r->occ_c[((size_t)pn->ky[k] * r->w + pn->kx[k]) * r->colors + c];
-        if (!ends) continue;
-        n->color = c;
-        route_net(r, i);
-        if (!tree_free(r, i)) continue;
-        /* the first that fits: a net of a thousand routers is rerouted in
-         * milliseconds, but the end game may meet hundreds of them */
-        cbest = c, nbest = n->nhops;
-        *best = ir_xrealloc(*best, sizeof **best * (size_t)nbest);
-        memcpy(*best, n->hops, sizeof **best * (size_t)nbest);
-        break;
-    }
-    r->hard = false;
-    n->margin = margin;
-    const thop *use = cbest >= 0 ? *best : *keep;
-    int32_t nuse = cbest >= 0 ? nbest : nold;
-    if (n->cap < nuse) {
-        n->cap = nuse;
-        n->hops = ir_xrealloc(n->hops, sizeof *n->hops * (size_t)nuse);
-    }
-    memcpy(n->hops, use, sizeof *use * (size_t)nuse);
-    n->nhops = nuse;
-    n->color = cbest >= 0 ? cbest : old;
-    commit(r, i, 1);
-    return cbest >= 0;
-}
-
 /* A net's tree and colour, to put back. */
 typedef struct snap {
     int32_t net;   /* which */
@@ -852,17 +800,56 @@ static void snap_take(const router *r, int32_t i, snap *s) {
     memcpy(s->hops, n->hops, sizeof *s->hops * (size_t)n->nhops);
 }
 
-/* Puts committed net s->net back as it was when taken. */
-static void snap_restore(router *r, const snap *s) {
+/* Gives uncommitted net s->net its tree and colour back. */
+static void snap_put(router *r, const snap *s) {
     rnet *n = &r->rn[s->net];
-    commit(r, s->net, -1);
     if (n->cap < s->nhops) {
         n->cap = s->nhops;
         n->hops = ir_xrealloc(n->hops, sizeof *n->hops * (size_t)s->nhops);
     }
     memcpy(n->hops, s->hops, sizeof *s->hops * (size_t)s->nhops);
     n->nhops = s->nhops, n->color = s->color;
+}
+
+/* Puts committed net s->net back as it was when taken. */
+static void snap_restore(router *r, const snap *s) {
+    commit(r, s->net, -1);
+    snap_put(r, s);
     commit(r, s->net, 1);
+}
+
+/* Reroutes committed net i on another colour (`only` if >= 0; never
+ * `avoid`) through routers and links where that colour and capacity are
+ * free (anything else forbidden), on the first colour where such a tree
+ * exists: a net of a thousand routers is rerouted in milliseconds, but the
+ * end game may meet hundreds of them. Otherwise it stays as it was.
+ * Returns whether it moved. */
+static bool move_net(router *r, int32_t i, int32_t only, int32_t avoid) {
+    rnet *n = &r->rn[i];
+    const pl_net *pn = &r->nets[i];
+    snap was;
+    snap_take(r, i, &was);
+    commit(r, i, -1);
+    int32_t margin = n->margin;
+    bool moved = false;
+    r->hard = true;
+    n->margin = margin > REPAIR_MARGIN ? margin : REPAIR_MARGIN;
+    for (int32_t c = only >= 0 ? only : 0; c < (only >= 0 ? only + 1 : r->colors) && !moved; c++) {
+        if (c == was.color || c == avoid) continue;
+        bool ends = !r->occ_c[((size_t)pn->sy * r->w + pn->sx) * r->colors + c];
+        for (int32_t k = 0; k < pn->nsinks && ends; k++)
+            ends = !r->occ_c[((size_t)pn->ky[k] * r->w + pn->kx[k]) * r->colors + c];
+        if (!ends) continue;
+        n->color = c;
+        route_net(r, i);
+        moved = tree_free(r, i);
+    }
+    r->hard = false;
+    n->margin = margin;
+    if (!moved) snap_put(r, &was);
+    commit(r, i, 1);
+    free(was.hops);
+    return moved;
 }
 
 /* The end game. Negotiation leaves a few clashes that moving nets around
@@ -877,13 +864,12 @@ static int32_t repair_clashes(router *r) {
     int32_t *cand = ir_xmalloc(sizeof(int32_t) * (size_t)(r->nnets ? r->nnets : 1)), nc = 0;
     for (int32_t i = 0; i < r->nnets; i++)
         if (net_clashes(r, i)) cand[nc++] = i;
-    int32_t fixed = 0, cap = 0;
-    thop *keep = NULL, *best = NULL;
+    int32_t fixed = 0;
     uint8_t *end = NULL;
     for (int32_t j = 0; j < nc; j++) {
         int32_t i = cand[j];
         if (!net_clashes(r, i)) continue; /* an earlier repair freed it */
-        if (move_net(r, i, -1, -1, &keep, &best, &cap)) {
+        if (move_net(r, i, -1, -1)) {
             fixed++;
             continue;
         }
@@ -931,10 +917,9 @@ static int32_t repair_clashes(router *r) {
             commit(r, i, -1);
             bool moved = true;
             for (int32_t b = 0; b < nb[c] && moved; b++)
-                moved = r->rn[who[c][b]].color != c ||
-                        move_net(r, who[c][b], -1, c, &keep, &best, &cap);
+                moved = r->rn[who[c][b]].color != c || move_net(r, who[c][b], -1, c);
             commit(r, i, 1);
-            done = moved && move_net(r, i, c, -1, &keep, &best, &cap);
+            done = moved && move_net(r, i, c, -1);
             for (int32_t q = ns - 1; q >= 0; q--) {
                 if (!done) snap_restore(r, &sv[q]);
                 free(sv[q].hops);
@@ -942,10 +927,14 @@ static int32_t repair_clashes(router *r) {
         }
         fixed += done;
     }
-    free(cand), free(keep), free(best), free(end);
+    free(cand), free(end);
     return fixed;
 }
 
+/* Colours the nets, which are routed legally apart from colours: first fit
+ * the first time, then tabu search on the conflict graph. True when no two
+ * nets sharing a router share a colour. Otherwise the nets keep the best
+ * colouring found and the colour-aware rounds start (or go on). */
 static bool color_nets(router *r) {
     if (!r->occ_c && !greedy_colors(r)) return true;
     bool changed = !r->occ_c;

@@ -127,10 +127,6 @@ static void test_balance(void **state) {
     ir_diag_free(d);
 }
 
-/* A gather takes the narrowest rectangle meeting the period (its lanes are
- * its columns, and each one is a net into its consumers), and an output
- * column takes a number of rows that divides its producer's lanes or is a
- * multiple of them, so no lane feeds two rows. */
 /* A fused op's resident operand that is a view of a weight (GPT-2's
  * wpe[0:T] added to the token gather) is held by the kernel's lanes like a
  * bias: tiling must count it, or codegen finds the PEs over-full. */
@@ -204,6 +200,10 @@ static void test_attention_by_heads(void **state) {
     ir_diag_free(d);
 }
 
+/* A gather takes the narrowest rectangle meeting the period (its lanes are
+ * its columns, and each one is a net into its consumers), and an output
+ * column takes a number of rows that divides its producer's lanes or is a
+ * multiple of them, so no lane feeds two rows. */
 static void test_lane_shapes(void **state) {
     ir_diag *d = ir_diag_new(NULL);
     ir_target t = test_target(762, 1172);
