@@ -77,23 +77,42 @@ static float elem_f(const ir_tensor *t, int64_t i) {
     return ((const float *)t->data)[i];
 }
 
-/* SRAM of the PE being built: the image grows as blocks are placed. */
+/* SRAM of the PE being built: the image grows as blocks are placed. Only
+ * the parameter block and the data blocks go into the artifact: buffers
+ * start zeroed, and between data blocks they would be most of the bytes
+ * (a gemv's partial-sum buffer before its weights). */
 typedef struct pe_mem {
-    uint8_t *bytes;    /* sram_bytes, zeroed */
-    uint32_t top;      /* first free byte */
-    uint32_t data_end; /* last byte with initial data (segments stop here) */
-    bool full;         /* ran out */
+    uint8_t *bytes;     /* sram_bytes, zeroed up to top */
+    uint32_t top;       /* first free byte */
+    uint32_t (*blk)[2]; /* data blocks as [offset, end), in address order */
+    int32_t nblk;       /* data blocks */
+    int32_t cap;        /* room in blk */
+    bool full;          /* ran out */
 } pe_mem;
 
-static uint32_t alloc(pe_mem *m, const ir_target *t, uint64_t bytes, bool data) {
+static uint32_t alloc(pe_mem *m, const ir_target *t, uint64_t bytes) {
     uint64_t off = (m->top + 15u) & ~(uint64_t)15u;
     if (off + bytes > (uint64_t)t->sram_bytes) {
         m->full = true;
         return 0;
     }
     m->top = (uint32_t)(off + bytes);
-    if (data) m->data_end = m->top;
     return (uint32_t)off;
+}
+
+/* Records [off, end) as initial data, joined to the previous block when
+ * only alignment padding lies between them. */
+static void add_block(pe_mem *m, uint32_t off, uint32_t end) {
+    if (m->nblk && off - m->blk[m->nblk - 1][1] < 16) {
+        m->blk[m->nblk - 1][1] = end;
+        return;
+    }
+    if (m->nblk == m->cap) {
+        m->cap = m->cap ? 2 * m->cap : 16;
+        m->blk = ir_xrealloc(m->blk, sizeof *m->blk * (size_t)m->cap);
+    }
+    m->blk[m->nblk][0] = off, m->blk[m->nblk][1] = end;
+    m->nblk++;
 }
 
 /* The PE splits a producer element from the largest stride down, so the
@@ -133,8 +152,8 @@ static uint32_t add_filtered(builder *B, wse_params *P, pe_mem *m, ir_ref r, ir_
     ir_view v;
     if (!ir_view_of(B->g, r, &v)) ir_internal_error("no view for %%%d", r);
     to_wse_view(&v, &S->view);
-    S->off_buf = alloc(m, B->t, (uint64_t)S->krows * (uint64_t)(kp.c1 - kp.c0) * 4, false);
-    S->off_cnt = alloc(m, B->t, (uint64_t)S->krows * 4, false);
+    S->off_buf = alloc(m, B->t, (uint64_t)S->krows * (uint64_t)(kp.c1 - kp.c0) * 4);
+    S->off_cnt = alloc(m, B->t, (uint64_t)S->krows * 4);
     return s;
 }
 
@@ -155,8 +174,8 @@ static uint32_t add_plain(builder *B, wse_params *P, pe_mem *m, int64_t rows, in
     S->view.dim[0] = (uint32_t)(rows * ncol);
     S->view.stride[0] = 1;
     S->view.ostride[0] = 1;
-    S->off_buf = alloc(m, B->t, (uint64_t)rows * (uint64_t)ncol * 4, false);
-    S->off_cnt = alloc(m, B->t, (uint64_t)rows * 4, false);
+    S->off_buf = alloc(m, B->t, (uint64_t)rows * (uint64_t)ncol * 4);
+    S->off_cnt = alloc(m, B->t, (uint64_t)rows * 4);
     return s;
 }
 
@@ -168,8 +187,11 @@ static uint32_t add_relay(builder *B, wse_params *P, pe_mem *m, const ir_kernel 
 
 /* Copies floats into a new data block; returns its offset. */
 static uint32_t put_floats(builder *B, pe_mem *m, const float *v, int64_t n) {
-    uint32_t off = alloc(m, B->t, (uint64_t)n * 4, true);
-    if (!m->full) memcpy(m->bytes + off, v, (size_t)n * 4);
+    uint32_t off = alloc(m, B->t, (uint64_t)n * 4);
+    if (!m->full && n) {
+        memcpy(m->bytes + off, v, (size_t)n * 4);
+        add_block(m, off, off + (uint32_t)n * 4);
+    }
     return off;
 }
 
@@ -300,10 +322,12 @@ static bool build_pe(builder *B, int32_t ki, int32_t c, int32_t r, const cg_plan
     const ir_kernel *k = &B->kg->k[ki];
     const ir_node *n0 = &g->nodes[k->nodes[0]], *out = &g->nodes[k->node];
     int32_t x = k->x + c, y = k->y + r;
-    memset(m->bytes, 0, (size_t)B->t->sram_bytes);
+    memset(m->bytes, 0, m->top);
     m->full = false;
     wse_params *P = (wse_params *)(void *)m->bytes;
-    m->top = m->data_end = (uint32_t)sizeof(wse_params);
+    m->top = (uint32_t)sizeof(wse_params);
+    m->nblk = 0;
+    add_block(m, 0, m->top);
     wse_params_blank(P, (uint32_t)k->kind);
     P->head.col = (uint32_t)c, P->head.row = (uint32_t)r;
     P->head.w = (uint32_t)k->w, P->head.h = (uint32_t)k->h;
@@ -522,7 +546,7 @@ static bool build_pe(builder *B, int32_t ki, int32_t c, int32_t r, const cg_plan
             free(buf);
         }
     }
-    P->off_v = alloc(m, B->t, (uint64_t)(P->n > P->k ? P->n : P->k) * 4 + 4, false);
+    P->off_v = alloc(m, B->t, (uint64_t)(P->n > P->k ? P->n : P->k) * 4 + 4);
 
     /* Incoming nets: one data task each. */
     int pi = pe_slot(B, x, y);
@@ -690,7 +714,7 @@ bool cg_build_images(const ir_graph *g, const ir_kgraph *kg, const ir_target *t,
     }
 
     im->pe = ir_alloc(im->arena, sizeof(rt_pe_image) * ((size_t)B.npe + 1));
-    pe_mem m = {ir_xmalloc((size_t)t->sram_bytes + 16), 0, 0, false};
+    pe_mem m = {ir_xcalloc((size_t)t->sram_bytes + 16, 1), 0, NULL, 0, 0, false};
     cg_plan *pl = ir_xmalloc(sizeof *pl);
     bool ok = true;
     for (int32_t i = 0; i < kg->nk && ok; i++) {
@@ -704,18 +728,19 @@ bool cg_build_images(const ir_graph *g, const ir_kgraph *kg, const ir_target *t,
                 p->kernel = i;
                 p->program = progs->prog_of[i];
                 p->used = pl->supported ? m.top : 0;
-                /* the parameter block and the data after it, as one segment */
-                p->nseg = pl->supported ? 1 : 0;
-                p->seg = ir_alloc(im->arena, sizeof(rt_seg));
-                if (p->nseg) {
-                    uint8_t *bytes = ir_alloc(im->arena, m.data_end);
-                    memcpy(bytes, m.bytes, m.data_end);
-                    p->seg[0] = (rt_seg){0, m.data_end, bytes};
+                /* the parameter block (segment 0), then the data blocks */
+                p->nseg = pl->supported ? m.nblk : 0;
+                p->seg = ir_alloc(im->arena, sizeof(rt_seg) * ((size_t)p->nseg + 1));
+                for (int32_t s = 0; s < p->nseg; s++) {
+                    uint32_t off = m.blk[s][0], len = m.blk[s][1] - off;
+                    uint8_t *bytes = ir_alloc(im->arena, len);
+                    memcpy(bytes, m.bytes + off, len);
+                    p->seg[s] = (rt_seg){off, len, bytes};
                 }
             }
     }
     free(pl);
-    free(m.bytes);
+    free(m.bytes), free(m.blk);
     for (int32_t i = 0; i < g->nnodes; i++)
         ir_tensor_free(B.val[i]);
     free(B.val), free(B.pe_index), free(B.in_first), free(B.out_first), free(B.used_colors);

@@ -39,6 +39,8 @@ static const opt_spec specs[] = {
     {OPT_STATS, 0, "stats", NULL, "print cycles, latency, wavelets, hops, link load, PE use"},
     {OPT_TRACE, 0, "trace", "FILE.json", "write a Chrome trace-event file of PE task activity"},
     {OPT_CHECK, 0, "check", NULL, "also run the interpreter and compare every output"},
+    {OPT_TIME_REPORT, 0, "time-report", NULL,
+     "print each compile phase's wall time and the peak memory"},
     {OPT_HELP, 'h', "help", NULL, "show this help"},
 };
 enum { NSPECS = sizeof specs / sizeof specs[0] };
@@ -232,6 +234,7 @@ static int take_option(const drv_command *cmd, const opt_spec *s, const char *va
     case OPT_STATS: a->stats = true; return -1;
     case OPT_TRACE: a->trace = val; return -1;
     case OPT_CHECK: a->check = true; return -1;
+    case OPT_TIME_REPORT: a->time_report = true; return -1;
     case OPT_FORMAT:
         if (strcmp(val, "text") != 0 && strcmp(val, "json") != 0 && strcmp(val, "svg") != 0)
             return drv_usage_error(cmd, "bad --format '%s': expected text, json or svg", val);

@@ -7,8 +7,11 @@
 #include "pl.h"
 #include "rt.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
+#include <time.h>
 #include <xxhash.h>
 
 /* The router's nets with their routes, as the artifact stores them. */
@@ -60,6 +63,50 @@ static void encode_programs(const cg_programs *p, rt_buf *b) {
         rt_put_u32(b, (uint32_t)p->prog_of[i]);
 }
 
+/* --time-report: wall time per compile phase, in the order phases first
+ * ran (a phase that runs again, as when the mapping by heads falls back,
+ * adds to its line), then the total and the peak resident memory. */
+enum { MAX_PHASES = 16 };
+typedef struct phases {
+    bool on;                      /* --time-report given */
+    double start, mark;           /* the clock at the start and at the last mark */
+    const char *name[MAX_PHASES]; /* phase names */
+    double secs[MAX_PHASES];      /* their wall seconds */
+    int n;                        /* phases seen */
+} phases;
+
+static double clock_now(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + ts.tv_nsec * 1e-9;
+}
+
+/* Charges the time since the last mark to phase `name`. */
+static void phase_end(phases *p, const char *name) {
+    if (!p->on) return;
+    double t = clock_now();
+    int i = 0;
+    while (i < p->n && strcmp(p->name[i], name) != 0)
+        i++;
+    if (i == p->n) {
+        if (p->n == MAX_PHASES) ir_internal_error("more than %d compile phases", MAX_PHASES);
+        p->name[p->n] = name, p->secs[p->n++] = 0;
+    }
+    p->secs[i] += t - p->mark;
+    p->mark = t;
+}
+
+static void phases_print(const phases *p) {
+    if (!p->on) return;
+    struct rusage ru;
+    getrusage(RUSAGE_SELF, &ru);
+    fprintf(stderr, "wsc: compile time report (wall seconds)\n");
+    for (int i = 0; i < p->n; i++)
+        fprintf(stderr, "  %-16s %8.3f\n", p->name[i], p->secs[i]);
+    fprintf(stderr, "  %-16s %8.3f\n", "total", clock_now() - p->start);
+    fprintf(stderr, "  peak memory      %8.1f MiB\n", (double)ru.ru_maxrss / 1024);
+}
+
 /* One mapping of the model onto the fabric: kernels, placement, nets and
  * routes. */
 typedef struct mapping {
@@ -86,36 +133,49 @@ static void mapping_free(mapping *m) {
 
 /* Lowers, tiles, places and routes g for the target; false when refused
  * (reported on d). */
-static bool map_model(const drv_args *a, const ir_graph *g, mapping *m, ir_diag *d) {
+static bool map_model(const drv_args *a, const ir_graph *g, mapping *m, phases *ph, ir_diag *d) {
     const ir_target *t = &a->machine;
     memset(m, 0, sizeof *m);
     m->arena = ir_arena_new();
-    if (!pass_lower(g, &m->kg, d) || !pass_tile(g, &m->kg, t, d)) return false;
+    bool tiled = pass_lower(g, &m->kg, d) && pass_tile(g, &m->kg, t, d);
+    phase_end(ph, "lower and tile");
+    if (!tiled) return false;
     m->period = 1;
     for (int32_t i = 0; i < m->kg.nk; i++)
         m->period = (double)m->kg.k[i].cycles > m->period ? (double)m->kg.k[i].cycles : m->period;
     pl_problem_from_kgraph(&m->kg, t, a->seed, &m->prob);
-    if (!pl_place(&m->prob, &m->pl, d)) return false;
+    bool placed = pl_place(&m->prob, &m->pl, d);
+    phase_end(ph, "place");
+    if (!placed) return false;
     if (!pl_check_placement(&m->prob, m->pl.x, m->pl.y, d))
         ir_internal_error("the placer produced an illegal placement");
     for (int32_t i = 0; i < m->kg.nk; i++)
         m->kg.k[i].x = m->pl.x[i], m->kg.k[i].y = m->pl.y[i];
     pl_order_rows(g, &m->kg);
     m->nnets = pl_build_nets(g, &m->kg, &m->period, &m->nets, &m->info, m->arena);
-    if (!pl_route(t->width, t->height, m->nets, m->nnets, t->colors, t->link_wavelets, &m->pr, d))
-        return false;
+    phase_end(ph, "nets");
+    bool routed =
+        pl_route(t->width, t->height, m->nets, m->nnets, t->colors, t->link_wavelets, &m->pr, d);
+    phase_end(ph, "route");
+    if (!routed) return false;
     if (!pl_check_routes(t->width, t->height, m->nets, m->nnets, &m->pr, t->colors,
                          t->link_wavelets, d))
         ir_internal_error("the router produced routes that its checker refutes");
+    phase_end(ph, "check routes");
     return true;
 }
 
 int drv_compile(const drv_args *a, ir_diag *d) {
     ir_graph *g = NULL;
+    phases ph = {a->time_report, 0, 0, {0}, {0}, 0};
+    ph.start = ph.mark = clock_now();
     int status = drv_front_end(a, d, &g);
+    phase_end(&ph, "front end");
     if (!status) status = drv_pipeline(a, d, &g);
+    phase_end(&ph, "passes");
     if (status || a->stop_after) {
         ir_graph_free(g);
+        phases_print(&ph);
         return status;
     }
     const ir_target *t = &a->machine;
@@ -125,13 +185,13 @@ int drv_compile(const drv_args *a, ir_diag *d) {
     mapping mp;
     g->by_heads = ir_graph_has_heads(g);
     ir_diag *quiet = g->by_heads ? ir_diag_new(NULL) : NULL;
-    bool ok = map_model(a, g, &mp, quiet ? quiet : d);
+    bool ok = map_model(a, g, &mp, &ph, quiet ? quiet : d);
     if (quiet) {
         ir_diag_free(quiet);
         if (!ok) {
             mapping_free(&mp);
             g->by_heads = false;
-            ok = map_model(a, g, &mp, d);
+            ok = map_model(a, g, &mp, &ph, d);
         }
     }
     const ir_kgraph *kg = &mp.kg;
@@ -161,12 +221,14 @@ int drv_compile(const drv_args *a, ir_diag *d) {
                         progs.nunsupported - 8);
         }
         if (ok && want_llvm) cg_print_llvm(&progs, stdout);
+        phase_end(&ph, "codegen (LLVM)");
     }
     rt_routes routes = {0};
     rt_images images = {0};
     if (ok && a->outdir) {
         to_routes(mp.nets, mp.info, &mp.pr, mp.period, &routes);
         ok = cg_build_images(g, kg, t, &progs, &routes, &images, d);
+        phase_end(&ph, "SRAM images");
     }
     if (ok && a->outdir) {
         rt_buf gb = {0}, tb = {0}, kb = {0}, rb = {0}, pb = {0}, sb = {0}, ib = {0};
@@ -175,25 +237,28 @@ int drv_compile(const drv_args *a, ir_diag *d) {
         rt_encode_kgraph(kg, &kb);
         rt_encode_routes(&routes, &rb);
         rt_encode_images(&images, &sb, &ib);
-        rt_writer *w = rt_writer_new();
-        rt_writer_add(w, RT_SEC_TARGET, tb.data, tb.len);
-        rt_writer_add(w, RT_SEC_GRAPH, gb.data, gb.len);
-        rt_writer_add(w, RT_SEC_KERNELS, kb.data, kb.len);
-        rt_writer_add(w, RT_SEC_ROUTES, rb.data, rb.len);
+        rt_images_free(&images); /* encoded: no need to hold both */
         encode_programs(&progs, &pb);
-        rt_writer_add(w, RT_SEC_PROGS, pb.data, pb.len);
-        rt_writer_add(w, RT_SEC_SRAM, sb.data, sb.len);
-        rt_writer_add(w, RT_SEC_IOMAP, ib.data, ib.len);
+        phase_end(&ph, "encode");
         /* The model and its weights are all in the graph section. */
-        ok = rt_writer_save(w, a->outdir, XXH64(gb.data, gb.len, 0), d);
+        uint64_t model_hash = XXH64(gb.data, gb.len, 0);
+        rt_writer *w = rt_writer_new();
+        rt_writer_take(w, RT_SEC_TARGET, &tb);
+        rt_writer_take(w, RT_SEC_GRAPH, &gb);
+        rt_writer_take(w, RT_SEC_KERNELS, &kb);
+        rt_writer_take(w, RT_SEC_ROUTES, &rb);
+        rt_writer_take(w, RT_SEC_PROGS, &pb);
+        rt_writer_take(w, RT_SEC_SRAM, &sb);
+        rt_writer_take(w, RT_SEC_IOMAP, &ib);
+        ok = rt_writer_save(w, a->outdir, model_hash, d);
         rt_writer_free(w);
-        rt_buf_free(&gb), rt_buf_free(&tb), rt_buf_free(&kb), rt_buf_free(&rb), rt_buf_free(&pb);
-        rt_buf_free(&sb), rt_buf_free(&ib);
+        phase_end(&ph, "write");
     }
     rt_images_free(&images);
     rt_routes_free(&routes);
     cg_programs_free(&progs);
     mapping_free(&mp);
     ir_graph_free(g);
+    phases_print(&ph);
     return ok ? IR_EXIT_OK : IR_EXIT_INPUT;
 }

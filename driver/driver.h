@@ -29,6 +29,7 @@ typedef enum drv_opt {
     OPT_STATS,
     OPT_TRACE,
     OPT_CHECK,
+    OPT_TIME_REPORT,
     OPT_COUNT
 } drv_opt;
 
@@ -73,6 +74,7 @@ typedef struct drv_args {
     bool stats;                    /* run --stats */
     const char *trace;             /* run --trace FILE.json, or NULL */
     bool check;                    /* run --check */
+    bool time_report;              /* compile --time-report */
     unsigned seen;                 /* OPT_BIT of the single-valued options given */
 } drv_args;
 

@@ -29,7 +29,7 @@ const drv_command drv_commands[] = {
      "-o names the artifact (PE programs as LLVM bitcode, every PE's SRAM image and the\n"
      "host I/O map included); --emit kernels prints the kernel graph, --emit llvm the\n"
      "PE programs.\n",
-     OPTS_MODEL | OPT_BIT(OPT_OUTDIR), drv_compile, NULL},
+     OPTS_MODEL | OPT_BIT(OPT_OUTDIR) | OPT_BIT(OPT_TIME_REPORT), drv_compile, NULL},
     {"run", "execute an artifact on the modeled wafer",
      "wsc run OUT.wsa -i NAME=FILE.npy ... -o DIR [OPTIONS]",
      "Executes a compiled artifact on the cycle-level model of the wafer: every PE\n"

@@ -31,7 +31,7 @@ enum {
     MAX_CELLS = 4096,     /* cells of the nearest-router grid of a larger tree */
     RIP_RADIUS = 1,       /* nets this close to an overused resource are rerouted too */
     MARGIN0 = 3,          /* search box margin around a net's terminals, in PEs */
-    REPAIR_MAX = 64,      /* clashes few enough for the end game's repair (repair_clashes) */
+    REPAIR_MAX = 4096,    /* clashes few enough for the end game's repair (repair_clashes) */
     REPAIR_ROOM = 16,     /* and for nets to make room for one another there */
     REPAIR_MARGIN = 24,   /* search box margin of a repairing route */
     REPAIR_BLOCKERS = 64, /* nets a repair may move out of its way on one colour */
@@ -48,7 +48,7 @@ enum {
 #define HIST_FAC     1.0 /* history added per round to an overused resource, per unit of overuse */
 #define SLACK_ROUNDS 8   /* rounds that keep routers a sixth below `colors` before colouring */
 #define ASTAR_FAC    1.2 /* weight of the distance estimate: > 1 goes straight when uncongested */
-#define HARD_COST    1e30f /* a forbidden hop while repairing (a path of them is refused) */
+#define HARD_COST    1e30f /* a forbidden hop while repairing (never entered) */
 
 /* Loads are held in fixed point, UNIT per link capacity, each rounded up, so
  * sums are exact and order-free and a legal sum is legal in real numbers;
@@ -345,12 +345,15 @@ static bool straight(router *r, rnet *n, int32_t t, int32_t s) {
 
 /* Adds a branch from the tree to sink s: A* backwards from s over reversed
  * links until the first tree router is settled, so the branch's inner
- * routers are all new and the tree stays a tree. */
-static void connect(router *r, rnet *n, const box *sb, int32_t s) {
+ * routers are all new and the tree stays a tree. False only while
+ * repairing (r->hard), when forbidden hops cut every path: they are never
+ * entered, so a failing search ends with the routers it can reach instead
+ * of walking the whole box on forbidden costs. */
+static bool connect(router *r, rnet *n, const box *sb, int32_t s) {
     int32_t w = r->w;
     int32_t t = nearest(r, n, s % w, s / w);
     int32_t px = r->tx[t], py = r->ty[t];
-    if (r->first_pass && straight(r, n, t, s)) return;
+    if (r->first_pass && straight(r, n, t, s)) return true;
     next_search(r);
     uint32_t open = 2 * r->search, closed = open + 1;
     r->nheap = 0;
@@ -373,8 +376,9 @@ static void connect(router *r, rnet *n, const box *sb, int32_t s) {
             int32_t u = uy * w + ux;
             if (r->nd[u].state == closed) continue;
             int od = d ^ 2; /* u reaches v through its port opposite to d */
-            float ng =
-                r->nd[v].g + hop_cost(r, (size_t)u * 4 + od, u, r->nd[u].tmark == r->tree, n);
+            float hc = hop_cost(r, (size_t)u * 4 + od, u, r->nd[u].tmark == r->tree, n);
+            if (hc == HARD_COST) continue;
+            float ng = r->nd[v].g + hc;
             if (r->nd[u].state != open || ng < r->nd[u].g) {
                 r->nd[u].g = ng;
                 r->nd[u].state = open;
@@ -383,6 +387,7 @@ static void connect(router *r, rnet *n, const box *sb, int32_t s) {
             }
         }
     }
+    if (found < 0 && r->hard) return false;
     if (found < 0) ir_internal_error("router: no path inside a search box holding both ends");
     for (int32_t v = found; v != s;) {
         int d = r->nd[v].pred;
@@ -392,9 +397,12 @@ static void connect(router *r, rnet *n, const box *sb, int32_t s) {
         v = u;
     }
     n->hops[r->nd[s].tidx].outs |= 1u << PL_RAMP;
+    return true;
 }
 
-static void route_net(router *r, int32_t i) {
+/* Routes net i afresh; false only while repairing, when some sink cannot
+ * be reached without a forbidden hop (the tree is then incomplete). */
+static bool route_net(router *r, int32_t i) {
     const pl_net *pn = &r->nets[i];
     rnet *n = &r->rn[i];
     next_tree(r);
@@ -439,9 +447,10 @@ static void route_net(router *r, int32_t i) {
         int32_t s = pn->ky[j] * r->w + pn->kx[j];
         if (r->nd[s].tmark == r->tree)
             n->hops[r->nd[s].tidx].outs |= 1u << PL_RAMP;
-        else
-            connect(r, n, &sb, s);
+        else if (!connect(r, n, &sb, s))
+            return false;
     }
+    return true;
 }
 
 /* Adds (sign 1) or removes (sign -1) net i's tree from the occupancy. */
@@ -841,8 +850,7 @@ static bool move_net(router *r, int32_t i, int32_t only, int32_t avoid) {
             ends = !r->occ_c[((size_t)pn->ky[k] * r->w + pn->kx[k]) * r->colors + c];
         if (!ends) continue;
         n->color = c;
-        route_net(r, i);
-        moved = tree_free(r, i);
+        moved = route_net(r, i) && tree_free(r, i);
     }
     r->hard = false;
     n->margin = margin;

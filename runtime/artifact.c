@@ -113,7 +113,7 @@ void rt_writer_free(rt_writer *w) {
     free(w);
 }
 
-void rt_writer_add(rt_writer *w, uint32_t tag, const void *data, size_t len) {
+static void add(rt_writer *w, uint32_t tag, uint8_t *data, size_t len) {
     char t[5];
     if (!tag_ok(tag))
         ir_internal_error("artifact section tag 0x%08x is not 4 printable characters", tag);
@@ -125,9 +125,18 @@ void rt_writer_add(rt_writer *w, uint32_t tag, const void *data, size_t len) {
         w->cap = w->cap ? w->cap * 2 : 8;
         w->secs = ir_xrealloc(w->secs, sizeof(wsec) * (size_t)w->cap);
     }
+    w->secs[w->n++] = (wsec){tag, data, len};
+}
+
+void rt_writer_add(rt_writer *w, uint32_t tag, const void *data, size_t len) {
     uint8_t *copy = ir_xmalloc(len);
     if (len) memcpy(copy, data, len);
-    w->secs[w->n++] = (wsec){tag, copy, len};
+    add(w, tag, copy, len);
+}
+
+void rt_writer_take(rt_writer *w, uint32_t tag, rt_buf *b) {
+    add(w, tag, b->data ? b->data : ir_xmalloc(0), b->len);
+    *b = (rt_buf){0};
 }
 
 static void put_at(uint8_t *p, uint64_t v, int n) {
@@ -184,8 +193,10 @@ bool rt_writer_save(rt_writer *w, const char *path, uint64_t model_hash, ir_diag
     }
     /* A reader never sees a half-written artifact: the bytes go to a fresh
      * temporary in PATH's directory (mkstemp, so a name planted in advance,
-     * e.g. a symlink, is never followed) and only a complete, flushed file
-     * is renamed over PATH. */
+     * e.g. a symlink, is never followed) and only a complete file is renamed
+     * over PATH. No fsync, as cc and ld do none: surviving a power cut is
+     * not worth seconds of waiting for the disk on every gigabyte-sized
+     * compile (docs/artifact.md). */
     const char *slash = strrchr(path, '/');
     size_t dlen = slash ? (size_t)(slash - path) + 1 : 0;
     static const char suffix[] = ".wsa-XXXXXX";
@@ -209,7 +220,6 @@ bool rt_writer_save(rt_writer *w, const char *path, uint64_t model_hash, ir_diag
             ok = ok && write_all(fd, w->secs[i].data, w->secs[i].len);
             pos = align_up(pos) + w->secs[i].len;
         }
-        ok = ok && fsync(fd) == 0;
         int err = errno;
         /* close can be where a full disk (NFS) or a quota shows up. */
         if (close(fd) != 0 && ok) ok = false, err = errno;

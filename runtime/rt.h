@@ -88,6 +88,10 @@ void rt_put_str(rt_buf *b, const char *s);
 void rt_put_bytes(rt_buf *b, const void *p, size_t n);
 void rt_put_zeros(rt_buf *b, size_t n);
 void rt_buf_free(rt_buf *b);
+/* Adds b's bytes as a section without copying them (a gigabyte of SRAM
+ * images would otherwise be held twice): the writer owns them, and b is
+ * left empty. */
+void rt_writer_take(rt_writer *w, uint32_t tag, rt_buf *b);
 
 /* The IR graph of the model, with its params' initializers and data, as a
  * section ('IRGR'), so `wsc run --check` can compare with the interpreter. */

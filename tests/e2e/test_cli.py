@@ -188,6 +188,19 @@ def main():
     check("nonexistent weights", ev(weights=path("nope.safetensors")), 1, mention=[r"nope\.safetensors"])
     check("gather index out of range", ev(ins={"feats": F, "idx": IOOR}, out="out8"), 1, mention=[r"gather"])
 
+    # --time-report: every phase of a compile that writes an artifact, the total and the peak
+    # memory, on standard error; a usage error outside compile
+    phases = ["front end", "passes", "lower and tile", "place", "nets", "route", "check routes",
+              "codegen \\(LLVM\\)", "SRAM images", "encode", "write", "total"]
+    check("compile --time-report", [wsc, "compile", M, "--weights", W, "--fabric", "16x16", "--time-report",
+                                    "-o", path("t.wsa")], 0,
+          mention=[r"compile time report"] + [rf"\n  {p} +\d+\.\d{{3}}\n" for p in phases] +
+          [r"peak memory +\d+\.\d MiB"])
+    check("compile --time-report stopping early", [wsc, "compile", M, "--weights", W, "--stop-after", "infer",
+                                                   "--emit", "ir", "--time-report"], 0,
+          mention=[r"\n  front end +\d", r"\n  total +\d"])
+    check("run --time-report", [wsc, "run", path("t.wsa"), "--time-report"], 2, mention=[r"time-report"])
+
     shutil.rmtree(tmp, ignore_errors=True)
     print(f"{passed} passed, {failed} failed")
     return 0 if failed == 0 else 1
