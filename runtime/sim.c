@@ -78,6 +78,18 @@ typedef struct wave {
     uint32_t payload; /* its 32 bits */
 } wave;
 
+/* A core's outbound queue for one colour: a ring of `count` wavelets the
+ * router may take, then `pending` the running task has sent. */
+typedef struct outq {
+    uint32_t color;  /* its colour */
+    uint32_t *pay;   /* payloads */
+    uint32_t *no;    /* their send numbers */
+    int64_t cap;     /* ring capacity, a power of 2 (or 0) */
+    int64_t head;    /* its first wavelet */
+    int64_t count;   /* wavelets the router may take */
+    int64_t pending; /* sent by the running task */
+} outq;
+
 /* One configured colour at one router, with its input queue. */
 typedef struct chan {
     int32_t node;     /* the router */
@@ -125,15 +137,17 @@ struct wse_pe {
     int64_t start;                  /* the running task's start cycle */
     int32_t wnext;                  /* the next PE in its wheel bucket, or -1 */
 
-    /* The outbound ramp queue: a ring of obcount wavelets the router may
-     * take, then `pending` the running task has sent (visible at its end).
-     * The running task's callbacks write the tail, on whichever thread it
-     * runs; the main thread reads the head only between batches. */
-    wave *ob;        /* the ring */
-    int64_t obcap;   /* its capacity, a power of 2 (or 0) */
-    int64_t obhead;  /* its first wavelet */
-    int64_t obcount; /* wavelets the router may take */
-    int64_t pending; /* wavelets sent by the running task */
+    /* The outbound ramp queues, one per colour sent on (as the machine's
+     * output queues are bound to colours): a wavelet waiting for a full
+     * router queue holds up only its own colour. The ramp takes the oldest
+     * wavelet whose colour has room. The running task's callbacks write
+     * the tails, on whichever thread it runs; the main thread reads the
+     * heads only between batches. */
+    struct outq *oq; /* the queues */
+    int32_t noq;     /* their count */
+    uint32_t sendno; /* the next send's number (wraps; only differences count) */
+    int64_t obcount; /* wavelets the router may take, all queues */
+    int64_t pending; /* wavelets sent by the running task, all queues */
 
     /* Written by the running task's callbacks. */
     struct sim *s;      /* the run; only read while tasks run */
@@ -290,18 +304,32 @@ void wse_send(wse_pe *pe, uint32_t color, uint32_t payload) {
         pe->bad_send = true;
         return;
     }
-    int64_t n = pe->obcount + pe->pending;
-    if (n == pe->obcap) {
-        int64_t cap = pe->obcap ? 2 * pe->obcap : 16;
-        wave *ring = ir_xmalloc((size_t)cap * sizeof *ring);
-        for (int64_t k = 0; k < n; k++)
-            ring[k] = pe->ob[(pe->obhead + k) & (pe->obcap - 1)];
-        free(pe->ob);
-        pe->ob = ring;
-        pe->obcap = cap;
-        pe->obhead = 0;
+    outq *q = pe->oq;
+    while (q < pe->oq + pe->noq && q->color != color)
+        q++;
+    if (q == pe->oq + pe->noq) {
+        /* a PE sends on a few colours: grown one at a time */
+        pe->oq = ir_xrealloc(pe->oq, sizeof *pe->oq * (size_t)(pe->noq + 1));
+        q = &pe->oq[pe->noq++];
+        *q = (outq){color, NULL, NULL, 0, 0, 0, 0};
     }
-    pe->ob[(pe->obhead + n) & (pe->obcap - 1)] = (wave){color, payload};
+    int64_t n = q->count + q->pending;
+    if (n == q->cap) {
+        int64_t cap = q->cap ? 2 * q->cap : 16;
+        uint32_t *pay = ir_xmalloc((size_t)cap * sizeof *pay);
+        uint32_t *no = ir_xmalloc((size_t)cap * sizeof *no);
+        for (int64_t k = 0; k < n; k++) {
+            pay[k] = q->pay[(q->head + k) & (q->cap - 1)];
+            no[k] = q->no[(q->head + k) & (q->cap - 1)];
+        }
+        free(q->pay), free(q->no);
+        q->pay = pay, q->no = no;
+        q->cap = cap;
+        q->head = 0;
+    }
+    q->pay[(q->head + n) & (q->cap - 1)] = payload;
+    q->no[(q->head + n) & (q->cap - 1)] = pe->sendno++;
+    q->pending++;
     pe->pending++;
 }
 
@@ -621,11 +649,15 @@ static void add_cand(sim *s, int32_t i) {
 /* What the PE's finished task (or init) sent becomes the router's to take. */
 static void release_sends(sim *s, int32_t i) {
     wse_pe *p = &s->pes[i];
+    for (int32_t k = 0; k < p->noq; k++)
+        p->oq[k].count += p->oq[k].pending, p->oq[k].pending = 0;
+    /* New wavelets may be on a colour that has room even if every other
+     * queue waits. */
+    if (p->pending) p->obwait = false;
     p->obcount += p->pending;
     s->inflight += p->pending;
     s->st.wavelets += p->pending;
     p->pending = 0;
-    /* A head that waits keeps waiting: appending does not change it. */
     if (p->obcount && !p->obl && !p->obwait) {
         p->obl = true;
         s->obl[s->nobl++] = i;
@@ -712,9 +744,119 @@ static void stuck_note(sim *s, int *k, const char *fmt, ...) {
     ir_note(s->diag, IR_NOLOC, "%s", buf);
 }
 
+/* The outbound queue holding p's oldest wavelet, or NULL. (In a deadlock
+ * every non-empty one faces a full queue.) */
+static const outq *oldest(const wse_pe *p) {
+    const outq *b = NULL;
+    for (int32_t j = 0; j < p->noq; j++)
+        if (p->oq[j].count && (!b || (int32_t)(p->oq[j].no[p->oq[j].head] - b->no[b->head]) < 0))
+            b = &p->oq[j];
+    return b;
+}
+
+/* The wait-for graph of a deadlock: a channel's queue waits for a full
+ * queue its head must enter (the next router's channel, or the data task
+ * queue of the PE it delivers to); a data task's queue waits for its
+ * core's outbound queue when that is over the depth (the core starts no
+ * task until it drains); an outbound queue waits for the channel its head
+ * enters at its router. Nodes: channels, then (PE, task), then PEs. */
+static int64_t wf_next(const sim *s, int64_t v) {
+    int64_t nch = s->nchans, niq = (int64_t)s->npes * WSE_MAX_TASKS;
+    if (v < nch) {
+        const chan *ch = &s->chans[v];
+        if (!ch->count) return -1;
+        for (int p = 0; p < 4; p++)
+            if (ch->outs >> p & 1 && ch->tgt[p] >= 0 && s->chans[ch->tgt[p]].count >= s->depth)
+                return ch->tgt[p];
+        const node *n = &s->nodes[ch->node];
+        if (ch->outs >> RT_PORT_RAMP & 1 && ch->ramp >= 0 &&
+            s->pes[n->pe].icount[ch->ramp] >= s->depth)
+            return nch + (int64_t)n->pe * WSE_MAX_TASKS + ch->ramp;
+        return -1;
+    }
+    if (v < nch + niq) {
+        const wse_pe *p = &s->pes[(v - nch) / WSE_MAX_TASKS];
+        if (!p->icount[(v - nch) % WSE_MAX_TASKS] || p->obcount <= s->depth) return -1;
+        return nch + niq + (v - nch) / WSE_MAX_TASKS;
+    }
+    const wse_pe *p = &s->pes[v - nch - niq];
+    const outq *q = oldest(p);
+    if (!q) return -1;
+    int32_t ci = chan_of(&s->nodes[p->node], (int32_t)q->color);
+    return ci >= 0 && s->chans[ci].count >= s->depth ? ci : -1;
+}
+
+/* One element of a wait cycle, for the report. */
+static void wf_note(sim *s, int64_t v, int64_t run_from, int32_t run_len) {
+    int64_t nch = s->nchans, niq = (int64_t)s->npes * WSE_MAX_TASKS;
+    if (v < nch) {
+        const chan *a = &s->chans[run_from], *b = &s->chans[v];
+        const node *na = &s->nodes[a->node], *nb = &s->nodes[b->node];
+        if (run_len > 1)
+            ir_note(s->diag, IR_NOLOC, "  colour %d, routers (%d,%d) to (%d,%d) (%d routers): full",
+                    (int)b->color, (int)na->x, (int)na->y, (int)nb->x, (int)nb->y, (int)run_len);
+        else
+            ir_note(s->diag, IR_NOLOC, "  colour %d at router (%d,%d): full", (int)b->color,
+                    (int)nb->x, (int)nb->y);
+    } else if (v < nch + niq) {
+        const wse_pe *p = &s->pes[(v - nch) / WSE_MAX_TASKS];
+        int t = (int)((v - nch) % WSE_MAX_TASKS);
+        ir_note(s->diag, IR_NOLOC, "  PE (%d,%d) data task %d (colour %d): input queue full",
+                (int)p->x, (int)p->y, t, (int)p->color_of[t]);
+    } else {
+        const wse_pe *p = &s->pes[v - nch - niq];
+        ir_note(s->diag, IR_NOLOC,
+                "  PE (%d,%d): %lld wavelets in its outbound queues, over the depth %d, so it "
+                "starts no task; its oldest is on colour %u",
+                (int)p->x, (int)p->y, (long long)p->obcount, (int)s->depth, oldest(p)->color);
+    }
+}
+
+/* Finds a cycle of the wait-for graph and reports it, runs of routers on
+ * one colour folded into one line: what a user needs to see why the
+ * program stopped. */
+static void report_wait_cycle(sim *s) {
+    int64_t nv = s->nchans + (int64_t)s->npes * (WSE_MAX_TASKS + 1);
+    uint8_t *mark = ir_xcalloc((size_t)nv + 1, 1); /* 1: on the current walk, 2: done */
+    int64_t found = -1;
+    for (int64_t v0 = 0; v0 < nv && found < 0; v0++) {
+        int64_t v = v0;
+        while (v >= 0 && !mark[v]) {
+            mark[v] = 1;
+            v = wf_next(s, v);
+        }
+        if (v >= 0 && mark[v] == 1) found = v;
+        for (int64_t u = v0; u >= 0 && mark[u] == 1; u = wf_next(s, u))
+            mark[u] = 2;
+    }
+    free(mark);
+    if (found < 0) return;
+    int64_t len = 0;
+    for (int64_t v = found; len == 0 || v != found; v = wf_next(s, v))
+        len++;
+    ir_note(s->diag, IR_NOLOC,
+            "a cycle of %lld full queues, each waiting for the next:", (long long)len);
+    int32_t lines = 0, run = 0;
+    int64_t from = -1, v = found;
+    for (int64_t k = 0; k < len; k++, v = wf_next(s, v)) {
+        int64_t w = wf_next(s, v);
+        bool is_ch = v < s->nchans;
+        if (is_ch && !run) from = v;
+        run += is_ch;
+        /* a run of channels of one colour ends here unless the next is one */
+        if (is_ch && w < s->nchans && s->chans[w].color == s->chans[v].color && k + 1 < len)
+            continue;
+        if (lines++ < 4 * MAX_NOTES) wf_note(s, v, from, run);
+        run = 0;
+    }
+    if (lines > 4 * MAX_NOTES)
+        ir_note(s->diag, IR_NOLOC, "  and %d more", (int)(lines - 4 * MAX_NOTES));
+}
+
 static bool deadlock(sim *s) {
     ir_error(s->diag, IR_NOLOC, "deadlock at cycle %lld: %lld wavelets stuck", (long long)s->t,
              (long long)s->inflight);
+    report_wait_cycle(s);
     int k = 0;
     for (int32_t i = 0; i < s->nnodes; i++) {
         const node *n = &s->nodes[i];
@@ -731,7 +873,7 @@ static bool deadlock(sim *s) {
                 stuck_note(s, &k, "PE (%d,%d): %d wavelets waiting for task %d", (int)p->x,
                            (int)p->y, (int)p->icount[t], t);
         if (p->obcount)
-            stuck_note(s, &k, "PE (%d,%d): %lld wavelets in its outbound queue%s", (int)p->x,
+            stuck_note(s, &k, "PE (%d,%d): %lld wavelets in its outbound queues%s", (int)p->x,
                        (int)p->y, (long long)p->obcount,
                        p->obcount > s->depth ? " (it may start no task until it drains)" : "");
     }
@@ -923,14 +1065,21 @@ static int phase_moves(sim *s) {
         int32_t i = s->obl[k];
         const wse_pe *p = &s->pes[i];
         const node *n = &s->nodes[p->node];
-        uint32_t c = p->ob[p->obhead].color;
-        int32_t ci = chan_of(n, (int32_t)c);
-        if (ci < 0 || s->chans[ci].in != RT_PORT_RAMP) {
-            misroute(s, n->x, n->y, (int32_t)c, RT_PORT_RAMP);
-            return -1;
+        int32_t best = -1, bq = -1;
+        for (int32_t j = 0; j < p->noq; j++) {
+            const outq *q = &p->oq[j];
+            if (!q->count) continue;
+            int32_t ci = chan_of(n, (int32_t)q->color);
+            if (ci < 0 || s->chans[ci].in != RT_PORT_RAMP) {
+                misroute(s, n->x, n->y, (int32_t)q->color, RT_PORT_RAMP);
+                return -1;
+            }
+            if (s->chans[ci].count < s->depth &&
+                (bq < 0 || (int32_t)(q->no[q->head] - p->oq[bq].no[p->oq[bq].head]) < 0))
+                best = ci, bq = j;
         }
-        if (s->chans[ci].count < s->depth)
-            s->mv[s->nmv++] = (move){MV_RAMP, i, ci};
+        if (bq >= 0)
+            s->mv[s->nmv++] = (move){MV_RAMP, i, best};
         else
             s->pes[i].obwait = true;
     }
@@ -952,10 +1101,14 @@ static int phase_moves(sim *s) {
             s->st.hops++;
         } else if (m.kind == MV_RAMP) {
             wse_pe *p = &s->pes[m.id];
-            wave wv = p->ob[p->obhead];
-            p->obhead = (p->obhead + 1) & (p->obcap - 1);
+            outq *q = p->oq;
+            while (q->color != (uint32_t)s->chans[m.arg].color)
+                q++;
+            uint32_t v = q->pay[q->head];
+            q->head = (q->head + 1) & (q->cap - 1);
+            q->count--;
             p->obcount--;
-            chan_push(s, m.arg, wv.payload);
+            chan_push(s, m.arg, v);
             add_cand(s, m.id);
         } else {
             int32_t ci = m.id;
@@ -1541,8 +1694,11 @@ static void busiest(sim *s) {
 
 static void sim_free(sim *s) {
     pool_free(s->pool);
-    for (int32_t i = 0; i < s->npes; i++)
-        free(s->pes[i].ob);
+    for (int32_t i = 0; i < s->npes; i++) {
+        for (int32_t k = 0; k < s->pes[i].noq; k++)
+            free(s->pes[i].oq[k].pay), free(s->pes[i].oq[k].no);
+        free(s->pes[i].oq);
+    }
     free(s->pes);
     free(s->inqbuf);
     free(s->whead);

@@ -77,6 +77,14 @@ static void prog_tag(wse_pe *pe, uint32_t task, uint32_t payload) {
     wse_send(pe, p->color_out, task << 16 | payload);
 }
 
+/* Init sends `n` wavelets on colour_out, then one on colour_out + 1. */
+static void prog_two_init(wse_pe *pe) {
+    tparams *p = params(pe);
+    for (uint32_t i = 0; i < p->n; i++)
+        wse_send(pe, p->color_out, i);
+    wse_send(pe, p->color_out + 1, 1000);
+}
+
 /* Sends `fanout` wavelets per wavelet received, starting with one from init. */
 static void prog_amp_init(wse_pe *pe) {
     wse_send(pe, params(pe)->color_out, 0);
@@ -363,6 +371,50 @@ static int trace_starts(const char *text, long long tid, int64_t *starts, int ma
     }
     json_decref(a);
     return n;
+}
+
+/* A core's outbound queues are per colour: PE A sends 20 wavelets east to
+ * a consumer B that takes 103 cycles each, then one south to C. Once
+ * colour 1 backs up (A's router, B's router and B's input queue hold two
+ * each, B runs one), the ramp serves colour 2: C runs at cycle 10, not
+ * after B has taken 13 more (over 1300 cycles) as behind one queue. */
+static void test_colour_queues(void **state) {
+    fab *f = fab_new(2, 2);
+    route(f, 0, 0, 1, R, BIT(E));
+    route(f, 1, 0, 1, W, BIT(R));
+    route(f, 1, 0, 3, R, BIT(E));
+    route(f, 0, 0, 2, R, BIT(S));
+    route(f, 0, 1, 2, N, BIT(R));
+    route(f, 0, 1, 4, R, BIT(E));
+    route(f, 1, 1, 4, W, BIT(E));
+    tparams *p = pe(f, 0, 0, prog_sink, prog_two_init, NULL);
+    p->color_out = 1;
+    p->n = 20;
+    p = pe(f, 1, 0, prog_fwd, NULL, (const int[]){1, -1});
+    p->color_out = 3;
+    p->charge = 100;
+    p = pe(f, 0, 1, prog_fwd, NULL, (const int[]){2, -1});
+    p->color_out = 4;
+    output(f, 0, 3);
+    output(f, 1, 4);
+    char *text = NULL;
+    size_t len = 0;
+    FILE *tf = open_memstream(&text, &len);
+    rt_sim_trace tr = {tf, 0, 0, 2, 2, 0, INT64_MAX, 0};
+    f->trace = &tr;
+    rt_sim_result r;
+    assert_true(run(f, 1, &r, NULL));
+    fclose(tf);
+    assert_int_equal(r.nout[0], 20);
+    assert_int_equal(r.nout[1], 1);
+    assert_int_equal(r.out[1][0], 1000);
+    int64_t cs[4];
+    assert_int_equal(trace_starts(text, 2, cs, 4), 1);
+    print_message("  C starts at cycle %lld\n", (long long)cs[0]);
+    assert_true(cs[0] < 20);
+    free(text);
+    rt_sim_result_free(&r, f->nout);
+    fab_free(f);
 }
 
 /* A producer that sends one wavelet per task (3 cycles) into a consumer
@@ -685,8 +737,15 @@ static void test_deadlock(void **state) {
     if (!strstr(msgs, "deadlock at cycle 15: 7 wavelets stuck") ||
         !strstr(msgs, "router (0,0) colour 1: 2 wavelets queued") ||
         !strstr(msgs, "PE (0,0): 2 wavelets waiting for task 0") ||
-        !strstr(msgs, "PE (0,0): 3 wavelets in its outbound queue (it may start no task until it "
-                      "drains)"))
+        !strstr(msgs, "PE (0,0): 3 wavelets in its outbound queues (it may start no task until it "
+                      "drains)") ||
+        /* and the cycle that holds it: router queue, core input, core output */
+        !strstr(msgs, "a cycle of 3 full queues, each waiting for the next:") ||
+        !strstr(msgs, "  colour 1 at router (0,0): full") ||
+        !strstr(msgs, "  PE (0,0) data task 0 (colour 1): input queue full") ||
+        !strstr(msgs,
+                "  PE (0,0): 3 wavelets in its outbound queues, over the depth 2, so it starts "
+                "no task; its oldest is on colour 1"))
         fail_msg("unexpected report:\n%s", msgs);
     free(msgs);
     /* The statistics until then. */
@@ -1040,15 +1099,25 @@ static void test_empty(void **state) {
 
 int main(void) {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_one_wavelet),    cmocka_unit_test(test_stream),
-        cmocka_unit_test(test_core_timing),    cmocka_unit_test(test_backpressure),
-        cmocka_unit_test(test_multicast),      cmocka_unit_test(test_multicast_waits),
-        cmocka_unit_test(test_contention),     cmocka_unit_test(test_host_round_robin),
-        cmocka_unit_test(test_task_order),     cmocka_unit_test(test_route_errors),
-        cmocka_unit_test(test_program_errors), cmocka_unit_test(test_deadlock),
-        cmocka_unit_test(test_validation),     cmocka_unit_test(test_trace),
-        cmocka_unit_test(test_determinism),    cmocka_unit_test(test_big_fabric),
-        cmocka_unit_test(test_progress),       cmocka_unit_test(test_empty),
+        cmocka_unit_test(test_one_wavelet),
+        cmocka_unit_test(test_stream),
+        cmocka_unit_test(test_core_timing),
+        cmocka_unit_test(test_backpressure),
+        cmocka_unit_test(test_colour_queues),
+        cmocka_unit_test(test_multicast),
+        cmocka_unit_test(test_multicast_waits),
+        cmocka_unit_test(test_contention),
+        cmocka_unit_test(test_host_round_robin),
+        cmocka_unit_test(test_task_order),
+        cmocka_unit_test(test_route_errors),
+        cmocka_unit_test(test_program_errors),
+        cmocka_unit_test(test_deadlock),
+        cmocka_unit_test(test_validation),
+        cmocka_unit_test(test_trace),
+        cmocka_unit_test(test_determinism),
+        cmocka_unit_test(test_big_fabric),
+        cmocka_unit_test(test_progress),
+        cmocka_unit_test(test_empty),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -822,12 +822,19 @@ static stats final_stats(const P *p, stats s, uint32_t ncol) {
     return s;
 }
 
+/* Lanes pass statistics east and the last lane broadcasts the totals back
+ * west: a loop. A lane reduces row t only once row t - 1's totals are in,
+ * so the loop holds one row at a time. Running ahead, two lanes each held
+ * two rows of sends (four wavelets, over the queue depth of two), each
+ * core then started no task until its sends drained, and each waited for
+ * the other's queue: GPT-2 small's first layernorm deadlocked that way. */
 static void reduce_rows(wse_pe *pe, uint8_t *sram, P *p) {
     const wse_source *X = &p->src[p->src_x];
     uint32_t nx = X->c1 - X->c0, last = p->head.col + 1 == p->head.w;
     for (;;) {
         uint32_t t = p->st.red;
         if (t >= X->krows || !have(p, p->src_x, t) || !have(p, p->src_west, t)) return;
+        if (!last && t > 0 && !have(p, p->src_stats, t - 1)) return;
         stats s = partial(p, nx ? row_of(sram, p, p->src_x, t) : NULL, nx);
         if (p->src_west != WSE_NONE) {
             const float *wv = row_of(sram, p, p->src_west, t);
