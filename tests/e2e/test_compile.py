@@ -36,8 +36,7 @@ def models():
             if os.path.exists(os.path.join(d, "weights.safetensors")):
                 args += ["--weights", os.path.join(d, "weights.safetensors")]
             out.append((name, os.path.join(d, "model.wsm"), args))
-    # GPT-2 small on the whole wse3 wafer is bench/compile_gpt2_small.sh's: since PE programs
-    # buffer whole passes its routing needs minutes (docs/PERFORMANCE.md), too long for CI.
+    # GPT-2 small on the whole wse3 wafer is scale_gpt2_small.py's (release builds only).
     return out
 
 
