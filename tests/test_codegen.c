@@ -523,11 +523,97 @@ static void test_map_jit(void **state) {
     ir_diag_free(d);
 }
 
+/* Lane 0 of a two-lane layernorm, run natively on every row of its input
+ * at once: it passes row 0's statistics east and no more until row 0's
+ * totals come back (the loop east and back holds one row; lanes running
+ * ahead deadlocked GPT-2 small, docs/execution.md), then finishes row 0
+ * and passes row 1's. */
+static void test_row_loop(void **state) {
+    static const char model[] = "model ln;\n"
+                                "input x: f32[4, 8];\n"
+                                "param g: f32[8] = uniform(0.5, 1.5);\n"
+                                "param b: f32[8] = uniform(-0.5, 0.5);\n"
+                                "output y = layernorm(x, g, b);\n";
+    enum { R = 4, K = 8, HALF = 4, C_BCAST = 4, C_EAST = 6 };
+    ir_diag *d = ir_diag_new(NULL);
+    ir_graph *g = load_text("ln.wsm", model, d);
+    ir_kgraph kg;
+    cg_programs p;
+    compile(g, &kg, &p, 32, d);
+    int32_t ki = -1;
+    for (int32_t i = 0; i < kg.nk; i++)
+        if (kg.k[i].kind == IR_KK_ROW) ki = i;
+    assert_true(ki >= 0);
+    cg_plan pl;
+    cg_plan_kernel(g, &kg.k[ki], &pl);
+    assert_true(pl.supported);
+    assert_int_equal(pl.nsrc, 0); /* x is the kernel's own source */
+    uint8_t *mem = calloc(SRAM, 1);
+    wse_pe pe = {mem, 0};
+    wse_params *P = blank(mem, WSE_KIND_ROW, 0, 1);
+    P->head.col = 0, P->head.w = 2;
+    P->op = WSE_ROW_LAYERNORM, P->eps = 1e-5f;
+    P->n = HALF, P->out_c0 = 0, P->out_ncol = K, P->rows = R, P->mat_rows = R;
+    P->nsrc = 2, P->src_x = 0, P->src_stats = 1;
+    P->src[0] = (wse_source){.rows = R,
+                             .ncol = K,
+                             .c0 = 0,
+                             .c1 = HALF,
+                             .off_buf = OFF_XBUF,
+                             .off_cnt = OFF_XCNT,
+                             .krows = R};
+    identity_view(&P->src[0].view, R * K);
+    P->src[1] = (wse_source){.rows = R,
+                             .ncol = 2,
+                             .c0 = 0,
+                             .c1 = 2,
+                             .off_buf = OFF_NBUF,
+                             .off_cnt = OFF_NCNT,
+                             .krows = R};
+    identity_view(&P->src[1].view, R * 2);
+    P->opnd[0].off = OFF_OPND, P->opnd[1].off = OFF_OPND + 4 * HALF;
+    for (int j = 0; j < HALF; j++)
+        put_f32(mem, OFF_OPND + 4 * j, 1.0f), put_f32(mem, OFF_OPND + 4 * (HALF + j), 0.0f);
+    P->off_v = OFF_V;
+    P->head.task_color[0] = C_X, P->chan[0] = (wse_chan){1u << 0, K, 0, K};
+    P->head.task_color[1] = C_BCAST, P->chan[1] = (wse_chan){1u << 1, 2, 0, 2};
+    P->color_east = C_EAST, P->head.color_out = C_OUT;
+    prog pr = jit(&p.p[p.prog_of[ki]]);
+    nlog = 0;
+    pr.init(&pe);
+    for (int i = 0; i < R * K; i++)
+        pr.task(&pe, 0, bits((float)(i % 5)));
+    int east = 0, out = 0;
+    for (int i = 0; i < nlog; i++)
+        east += log_[i].color == C_EAST, out += log_[i].color == C_OUT;
+    assert_int_equal(east, 2);
+    assert_int_equal(out, 0);
+    /* row 0's totals (mean 1, 1 / std 2): its half row goes out, and row 1's statistics east */
+    pr.task(&pe, 1, bits(1.0f));
+    pr.task(&pe, 1, bits(2.0f));
+    east = out = 0;
+    for (int i = 0; i < nlog; i++)
+        east += log_[i].color == C_EAST, out += log_[i].color == C_OUT;
+    assert_int_equal(east, 4);
+    assert_int_equal(out, HALF);
+    for (int i = 0, j = 0; i < nlog; i++)
+        if (log_[i].color == C_OUT) {
+            assert_true(flt(log_[i].payload) == (float)((j % 5) - 1) * 2.0f);
+            j++;
+        }
+    rt_jit_free(pr.jit);
+    free(mem);
+    cg_programs_free(&p);
+    ir_kgraph_free(&kg);
+    ir_graph_free(g);
+    ir_diag_free(d);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_ex_mlp),  cmocka_unit_test(test_epilogues),
         cmocka_unit_test(test_sharing), cmocka_unit_test(test_gemv_jit),
-        cmocka_unit_test(test_map_jit),
+        cmocka_unit_test(test_map_jit), cmocka_unit_test(test_row_loop),
     };
     return cmocka_run_group_tests(tests, setup_all, teardown_all);
 }
