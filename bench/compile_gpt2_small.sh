@@ -7,7 +7,7 @@ wsc=${1:-build/wsc}
 out=$(mktemp -d)
 trap 'rm -rf "$out"' EXIT
 echo "== gpt2_small on wse3"
-/usr/bin/time -f "wall %e s, peak RSS %M KiB" "$wsc" compile examples/gpt2_small.wsm -o "$out/gs.wsa"
+/usr/bin/time -f "wall %e s, peak RSS %M KiB" "$wsc" compile examples/gpt2_small.wsm -o "$out/gs.wsa" --time-report
 "$wsc" compile examples/gpt2_small.wsm --emit kernels | tail -n 1
 "$wsc" dump "$out/gs.wsa" | sed -n '4,9p'
 for c in ex_mlp ex_gpt2 ex_llama; do
