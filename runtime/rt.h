@@ -23,9 +23,9 @@ rt_writer *rt_writer_new(void);
 /* Adds a section (copied). A tag is four printable ASCII characters and may
  * appear once; anything else is a bug in the caller (exit 70). */
 void rt_writer_add(rt_writer *w, uint32_t tag, const void *data, size_t len);
-/* Writes the file atomically (PATH.tmp, then rename), sections in the order
- * they were added. False (reported on d) when the file cannot be written;
- * PATH is then untouched and PATH.tmp removed. */
+/* Writes the file atomically (a temporary in PATH's folder, then rename),
+ * sections in the order they were added. False (reported on d) when the
+ * file cannot be written; PATH is then untouched and the temporary removed. */
 bool rt_writer_save(rt_writer *w, const char *path, uint64_t model_hash, ir_diag *d);
 void rt_writer_free(rt_writer *w);
 

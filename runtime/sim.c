@@ -73,8 +73,9 @@ static const char *const port_name[NPORTS] = {"north", "east", "south", "west", 
 static const int dx[4] = {0, 1, 0, -1};
 static const int dy[4] = {-1, 0, 1, 0};
 
+/* A wavelet in a core's outbound queue. */
 typedef struct wave {
-    uint32_t color;   /* its colour */
+    uint32_t no;      /* its send number (the oldest goes first) */
     uint32_t payload; /* its 32 bits */
 } wave;
 
@@ -82,8 +83,7 @@ typedef struct wave {
  * router may take, then `pending` the running task has sent. */
 typedef struct outq {
     uint32_t color;  /* its colour */
-    uint32_t *pay;   /* payloads */
-    uint32_t *no;    /* their send numbers */
+    wave *ring;      /* the wavelets */
     int64_t cap;     /* ring capacity, a power of 2 (or 0) */
     int64_t head;    /* its first wavelet */
     int64_t count;   /* wavelets the router may take */
@@ -289,6 +289,18 @@ typedef struct sim {
     bool traced;       /* a trace entry is written (the next needs a comma) */
 } sim;
 
+/* PE p's outbound queue for `color`, or NULL before it first sends on it. */
+static outq *queue_of(wse_pe *p, uint32_t color) {
+    for (int32_t j = 0; j < p->noq; j++)
+        if (p->oq[j].color == color) return &p->oq[j];
+    return NULL;
+}
+
+/* Whether non-empty queue a's head was sent before b's (send numbers wrap). */
+static bool older(const outq *a, const outq *b) {
+    return (int32_t)(a->ring[a->head].no - b->ring[b->head].no) < 0;
+}
+
 /* ------------------------------------------------------------- the ABI */
 
 /* The callbacks run on whichever thread runs the task and touch only the
@@ -304,31 +316,25 @@ void wse_send(wse_pe *pe, uint32_t color, uint32_t payload) {
         pe->bad_send = true;
         return;
     }
-    outq *q = pe->oq;
-    while (q < pe->oq + pe->noq && q->color != color)
-        q++;
-    if (q == pe->oq + pe->noq) {
+    outq *q = queue_of(pe, color);
+    if (!q) {
         /* a PE sends on a few colours: grown one at a time */
         pe->oq = ir_xrealloc(pe->oq, sizeof *pe->oq * (size_t)(pe->noq + 1));
         q = &pe->oq[pe->noq++];
-        *q = (outq){color, NULL, NULL, 0, 0, 0, 0};
+        *q = (outq){color, NULL, 0, 0, 0, 0};
     }
     int64_t n = q->count + q->pending;
     if (n == q->cap) {
         int64_t cap = q->cap ? 2 * q->cap : 16;
-        uint32_t *pay = ir_xmalloc((size_t)cap * sizeof *pay);
-        uint32_t *no = ir_xmalloc((size_t)cap * sizeof *no);
-        for (int64_t k = 0; k < n; k++) {
-            pay[k] = q->pay[(q->head + k) & (q->cap - 1)];
-            no[k] = q->no[(q->head + k) & (q->cap - 1)];
-        }
-        free(q->pay), free(q->no);
-        q->pay = pay, q->no = no;
+        wave *ring = ir_xmalloc((size_t)cap * sizeof *ring);
+        for (int64_t k = 0; k < n; k++)
+            ring[k] = q->ring[(q->head + k) & (q->cap - 1)];
+        free(q->ring);
+        q->ring = ring;
         q->cap = cap;
         q->head = 0;
     }
-    q->pay[(q->head + n) & (q->cap - 1)] = payload;
-    q->no[(q->head + n) & (q->cap - 1)] = pe->sendno++;
+    q->ring[(q->head + n) & (q->cap - 1)] = (wave){pe->sendno++, payload};
     q->pending++;
     pe->pending++;
 }
@@ -749,8 +755,7 @@ static void stuck_note(sim *s, int *k, const char *fmt, ...) {
 static const outq *oldest(const wse_pe *p) {
     const outq *b = NULL;
     for (int32_t j = 0; j < p->noq; j++)
-        if (p->oq[j].count && (!b || (int32_t)(p->oq[j].no[p->oq[j].head] - b->no[b->head]) < 0))
-            b = &p->oq[j];
+        if (p->oq[j].count && (!b || older(&p->oq[j], b))) b = &p->oq[j];
     return b;
 }
 
@@ -1065,7 +1070,8 @@ static int phase_moves(sim *s) {
         int32_t i = s->obl[k];
         const wse_pe *p = &s->pes[i];
         const node *n = &s->nodes[p->node];
-        int32_t best = -1, bq = -1;
+        int32_t best = -1;
+        const outq *bq = NULL;
         for (int32_t j = 0; j < p->noq; j++) {
             const outq *q = &p->oq[j];
             if (!q->count) continue;
@@ -1074,11 +1080,9 @@ static int phase_moves(sim *s) {
                 misroute(s, n->x, n->y, (int32_t)q->color, RT_PORT_RAMP);
                 return -1;
             }
-            if (s->chans[ci].count < s->depth &&
-                (bq < 0 || (int32_t)(q->no[q->head] - p->oq[bq].no[p->oq[bq].head]) < 0))
-                best = ci, bq = j;
+            if (s->chans[ci].count < s->depth && (!bq || older(q, bq))) best = ci, bq = q;
         }
-        if (bq >= 0)
+        if (bq)
             s->mv[s->nmv++] = (move){MV_RAMP, i, best};
         else
             s->pes[i].obwait = true;
@@ -1101,10 +1105,8 @@ static int phase_moves(sim *s) {
             s->st.hops++;
         } else if (m.kind == MV_RAMP) {
             wse_pe *p = &s->pes[m.id];
-            outq *q = p->oq;
-            while (q->color != (uint32_t)s->chans[m.arg].color)
-                q++;
-            uint32_t v = q->pay[q->head];
+            outq *q = queue_of(p, (uint32_t)s->chans[m.arg].color);
+            uint32_t v = q->ring[q->head].payload;
             q->head = (q->head + 1) & (q->cap - 1);
             q->count--;
             p->obcount--;
@@ -1696,7 +1698,7 @@ static void sim_free(sim *s) {
     pool_free(s->pool);
     for (int32_t i = 0; i < s->npes; i++) {
         for (int32_t k = 0; k < s->pes[i].noq; k++)
-            free(s->pes[i].oq[k].pay), free(s->pes[i].oq[k].no);
+            free(s->pes[i].oq[k].ring);
         free(s->pes[i].oq);
     }
     free(s->pes);

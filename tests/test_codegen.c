@@ -255,6 +255,18 @@ static void test_sharing(void **state) {
     ir_diag_free(d);
 }
 
+/* The last kernel of kind `kind` (one must exist), with its plan, which
+ * must be supported. */
+static int32_t planned_kernel(const ir_graph *g, const ir_kgraph *kg, ir_kkind kind, cg_plan *pl) {
+    int32_t ki = -1;
+    for (int32_t i = 0; i < kg->nk; i++)
+        if (kg->k[i].kind == kind) ki = i;
+    assert_true(ki >= 0);
+    cg_plan_kernel(g, &kg->k[ki], pl);
+    assert_true(pl->supported);
+    return ki;
+}
+
 /* SRAM layout of the test PEs (bytes): the parameter block, then these. */
 enum {
     SRAM = 16384,
@@ -303,14 +315,9 @@ static void test_gemv_jit(void **state) {
     ir_kgraph kg;
     cg_programs p;
     compile(g, &kg, &p, 16, d);
-    int32_t ki = -1;
-    for (int32_t i = 0; i < kg.nk; i++)
-        if (kg.k[i].kind == IR_KK_GEMV) ki = i;
-    assert_true(ki >= 0);
-    const ir_kernel *k = &kg.k[ki];
     cg_plan pl;
-    cg_plan_kernel(g, k, &pl);
-    assert_true(pl.supported);
+    int32_t ki = planned_kernel(g, &kg, IR_KK_GEMV, &pl);
+    const ir_kernel *k = &kg.k[ki];
     assert_true(pl.bias);
     assert_int_equal(pl.nsrc, 0);
     const cg_program *q = &p.p[p.prog_of[ki]];
@@ -475,13 +482,8 @@ static void test_map_jit(void **state) {
     ir_kgraph kg;
     cg_programs p;
     compile(g, &kg, &p, 32, d);
-    int32_t ki = -1;
-    for (int32_t i = 0; i < kg.nk; i++)
-        if (kg.k[i].kind == IR_KK_MAP) ki = i;
-    assert_true(ki >= 0);
     cg_plan pl;
-    cg_plan_kernel(g, &kg.k[ki], &pl);
-    assert_true(pl.supported);
+    int32_t ki = planned_kernel(g, &kg, IR_KK_MAP, &pl);
     uint8_t *mem = calloc(SRAM, 1);
     wse_pe pe = {mem, 0};
     wse_params *P = blank(mem, WSE_KIND_MAP, 0, 1);
@@ -540,13 +542,8 @@ static void test_row_loop(void **state) {
     ir_kgraph kg;
     cg_programs p;
     compile(g, &kg, &p, 32, d);
-    int32_t ki = -1;
-    for (int32_t i = 0; i < kg.nk; i++)
-        if (kg.k[i].kind == IR_KK_ROW) ki = i;
-    assert_true(ki >= 0);
     cg_plan pl;
-    cg_plan_kernel(g, &kg.k[ki], &pl);
-    assert_true(pl.supported);
+    int32_t ki = planned_kernel(g, &kg, IR_KK_ROW, &pl);
     assert_int_equal(pl.nsrc, 0); /* x is the kernel's own source */
     uint8_t *mem = calloc(SRAM, 1);
     wse_pe pe = {mem, 0};
